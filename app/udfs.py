@@ -1,0 +1,87 @@
+"""The NER pandas UDF: validates raw Kafka values and runs spaCy, once-loaded per Python worker."""
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pandas as pd
+from pyspark.sql import Column
+from pyspark.sql.functions import pandas_udf
+
+from app.messages import Limits, Message, Reason, Rejection, parse_message
+from app.ner import InferenceError, extract_entities, load_pipeline, model_identity
+from app.schemas import INFERENCE_SCHEMA
+
+
+@dataclass(frozen=True)
+class InferenceConfig:
+    """Everything a Python worker needs; plain data, so Spark pickles it cheaply (never the nlp object)."""
+
+    model: str
+    keep_components: tuple[str, ...]
+    nlp_batch_size: int
+    limits: Limits
+
+
+# One pipeline per Python worker process and model, reused across tasks (spark.python.worker.reuse).
+_PIPELINES: dict[tuple[str, tuple[str, ...]], object] = {}
+
+
+def _pipeline(config: InferenceConfig) -> tuple[object, float | None]:
+    """The worker's pipeline, and how long loading took when this call loaded it."""
+    key = (config.model, config.keep_components)
+    if key in _PIPELINES:
+        return _PIPELINES[key], None
+    started = time.perf_counter()
+    _PIPELINES[key] = load_pipeline(config.model, config.keep_components)
+    return _PIPELINES[key], time.perf_counter() - started
+
+
+def infer_batch(values: pd.Series, nlp, config: InferenceConfig) -> pd.DataFrame:
+    """Validate and annotate one batch of raw values; one output row per input row, in order."""
+    parsed = [parse_message(v, config.limits) for v in values]
+    valid = [i for i, p in enumerate(parsed) if isinstance(p, Message)]
+    started = time.perf_counter()
+    annotated = extract_entities(nlp, [parsed[i].text for i in valid], config.nlp_batch_size)  # type: ignore[union-attr]
+    elapsed = time.perf_counter() - started
+    outcome: list[object] = list(parsed)
+    for i, entities in zip(valid, annotated, strict=True):
+        outcome[i] = entities
+    name, version = model_identity(nlp)
+    rows = []
+    for p, out in zip(parsed, outcome, strict=True):
+        row = {"uuid": None, "lang": None, "entities": None, "reason": None, "detail": None}
+        if isinstance(out, Rejection):
+            row.update(reason=str(out.reason), detail=out.detail)
+        elif isinstance(out, InferenceError):
+            row.update(uuid=p.uuid, lang=p.lang, reason=str(Reason.INFERENCE_ERROR), detail=out.detail)
+        else:
+            row.update(uuid=p.uuid, lang=p.lang, entities=[e.__dict__ for e in out])
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=["uuid", "lang", "entities", "reason", "detail"])
+    frame["model_name"] = name
+    frame["model_version"] = version
+    frame["processed_at_ms"] = int(time.time() * 1000)
+    frame["batch_inference_seconds"] = [elapsed] + [None] * (len(frame) - 1) if len(frame) else []
+    frame["model_load_seconds"] = None
+    return frame
+
+
+def make_ner_udf(config: InferenceConfig):
+    """An iterator pandas UDF over the Kafka `value` column returning INFERENCE_SCHEMA structs."""
+
+    @pandas_udf(INFERENCE_SCHEMA)  # type: ignore[call-overload]
+    def ner(batches: Iterator[pd.Series]) -> Iterator[pd.DataFrame]:
+        nlp, load_seconds = _pipeline(config)
+        for values in batches:
+            frame = infer_batch(values, nlp, config)
+            if load_seconds is not None and len(frame):
+                frame.loc[0, "model_load_seconds"] = load_seconds
+                load_seconds = None
+            yield frame
+
+    return ner
+
+
+def apply_ner(value: Column, config: InferenceConfig) -> Column:
+    return make_ner_udf(config)(value)

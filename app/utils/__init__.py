@@ -1,0 +1,1 @@
+"""Driver-side plumbing: settings, logging, the Spark session, side workers."""

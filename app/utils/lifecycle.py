@@ -1,0 +1,65 @@
+"""The one stop path: signals ask the query to stop, progress events feed the side workers."""
+
+import json
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
+
+log = logging.getLogger(__name__)
+ProgressFn = Callable[[dict[str, Any]], None]
+
+
+class ProgressListener(StreamingQueryListener):
+    """Hands each completed batch's progress to the workers and returns at once (it must not block)."""
+
+    def __init__(self, query_name: str, on_progress: ProgressFn) -> None:
+        self._query_name = query_name
+        self._on_progress = on_progress
+
+    def onQueryStarted(self, event: Any) -> None:
+        log.info("query %s started (id %s, run %s)", event.name, event.id, event.runId)
+
+    def onQueryProgress(self, event: Any) -> None:
+        progress = json.loads(event.progress.json)
+        if progress.get("name") == self._query_name:
+            self._on_progress(progress)
+
+    def onQueryIdle(self, event: Any) -> None:
+        pass
+
+    def onQueryTerminated(self, event: Any) -> None:
+        log.info("query %s terminated%s", event.id, f" with error: {event.exception}" if event.exception else "")
+
+
+class StopSignal:
+    """SIGTERM/SIGINT set an event the main loop polls; a second SIGINT raises KeyboardInterrupt."""
+
+    def __init__(self) -> None:
+        self.requested = threading.Event()
+
+    def install(self) -> "StopSignal":
+        signal.signal(signal.SIGTERM, self._handle)
+        signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        log.info("received %s: stopping the query", signal.Signals(signum).name)
+        self.requested.set()
+
+
+def wait_for(query: StreamingQuery, stop: StopSignal, check: Callable[[], None], poll: float = 1.0) -> None:
+    """Wait until the query ends by itself or a stop is requested; `check` raises if a worker died."""
+    while not query.awaitTermination(poll):
+        check()
+        if stop.requested.is_set():
+            started = time.monotonic()
+            query.stop()
+            log.info("query stopped in %.1f s", time.monotonic() - started)
+            return

