@@ -11,37 +11,38 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-# What producers send on the input topic (JSON).
+# What producers send on the input topic (JSON). All three fields are required (validated in app.messages);
+# the Spark types stay nullable so that casts into them never fail on nullability.
 INPUT_SCHEMA = StructType(
     [
-        StructField("uuid", StringType(), nullable=False),
-        StructField("text", StringType(), nullable=False),
-        StructField("lang", StringType(), nullable=False),
+        StructField("uuid", StringType()),
+        StructField("text", StringType()),
+        StructField("lang", StringType()),
     ]
 )
 
 ENTITY_SCHEMA = StructType(
     [
-        StructField("text", StringType(), nullable=False),
-        StructField("label", StringType(), nullable=False),
-        StructField("start_char", IntegerType(), nullable=False),
-        StructField("end_char", IntegerType(), nullable=False),
+        StructField("text", StringType()),
+        StructField("label", StringType()),
+        StructField("start_char", IntegerType()),
+        StructField("end_char", IntegerType()),
     ]
 )
 
 MODEL_SCHEMA = StructType(
     [
-        StructField("name", StringType(), nullable=False),
-        StructField("version", StringType(), nullable=False),
+        StructField("name", StringType()),
+        StructField("version", StringType()),
     ]
 )
 
 # Where a record came from: enough to find the original message again.
 SOURCE_SCHEMA = StructType(
     [
-        StructField("topic", StringType(), nullable=False),
-        StructField("partition", IntegerType(), nullable=False),
-        StructField("offset", LongType(), nullable=False),
+        StructField("topic", StringType()),
+        StructField("partition", IntegerType()),
+        StructField("offset", LongType()),
     ]
 )
 
@@ -65,24 +66,24 @@ INFERENCE_SCHEMA = StructType(
 # The JSON value written to the result topic, keyed by uuid.
 RESULT_SCHEMA = StructType(
     [
-        StructField("uuid", StringType(), nullable=False),
-        StructField("lang", StringType(), nullable=False),
-        StructField("entities", ArrayType(ENTITY_SCHEMA), nullable=False),
-        StructField("model", MODEL_SCHEMA, nullable=False),
-        StructField("source", SOURCE_SCHEMA, nullable=False),
-        StructField("received_at", TimestampType(), nullable=False),
-        StructField("processed_at", TimestampType(), nullable=False),
+        StructField("uuid", StringType()),
+        StructField("lang", StringType()),
+        StructField("entities", ArrayType(ENTITY_SCHEMA)),
+        StructField("model", MODEL_SCHEMA),
+        StructField("source", SOURCE_SCHEMA),
+        StructField("received_at", TimestampType()),
+        StructField("processed_at", TimestampType()),
     ]
 )
 
 # The JSON value written to the dead-letter topic, keyed by the original message's key.
 DEAD_LETTER_SCHEMA = StructType(
     [
-        StructField("reason", StringType(), nullable=False),
-        StructField("detail", StringType(), nullable=False),
+        StructField("reason", StringType()),
+        StructField("detail", StringType()),
         StructField("value_base64", StringType()),
-        StructField("source", SOURCE_SCHEMA, nullable=False),
-        StructField("received_at", TimestampType(), nullable=False),
-        StructField("failed_at", TimestampType(), nullable=False),
+        StructField("source", SOURCE_SCHEMA),
+        StructField("received_at", TimestampType()),
+        StructField("failed_at", TimestampType()),
     ]
 )

@@ -55,7 +55,10 @@ def get_or_create(s: Settings) -> SparkSession:
         .config("spark.pyspark.driver.python", sys.executable)
         .config("spark.executorEnv.PYTHONPATH", python_path)
     )
-    os.environ["PYTHONPATH"] = python_path  # local-mode workers inherit the driver's environment
+    # pyspark picks the workers' interpreter from PYSPARK_PYTHON when the context starts, and local-mode
+    # workers inherit the driver's environment: process plumbing, not settings.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ["PYTHONPATH"] = python_path
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     log.info("started SparkSession %s on %s", spark.version, s.spark_master)
