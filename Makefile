@@ -15,23 +15,34 @@ include deploy/local/kafka/kafka.mk
 -include deploy/docker.mk
 -include bench/bench.mk
 
-.PHONY: help venv lint typecheck test clean
+.PHONY: help venv lint test test-unit clean
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_.-]+:.*## ' $(MAKEFILE_LIST) | sort -u | awk -F':.*## ' '{printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}'
 
-venv: $(VENV)/.installed ## Create the virtualenv with the pinned packages (and the spaCy model)
-$(VENV)/.installed: requirements.txt requirements-dev.txt
-	@echo ">> creating $(VENV) and installing pinned packages (first run downloads ~500 MB)"
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --progress-bar on -r requirements-dev.txt
+TOX_VENV := $(LOCAL)/tox-venv
+TOX := $(TOX_VENV)/bin/tox
+
+# tox lives in a tiny venv of its own and manages .venv, which every tox env and `make demo` share.
+$(TOX):
+	@echo ">> bootstrapping tox in $(TOX_VENV)"
+	$(PYTHON) -m venv $(TOX_VENV)
+	$(TOX_VENV)/bin/pip install --quiet --disable-pip-version-check "tox==4.67.13"
+
+venv: $(VENV)/.installed ## Create .venv with the pinned packages and the spaCy model (first run downloads ~500 MB)
+$(VENV)/.installed: requirements.txt requirements-dev.txt tox.ini | $(TOX)
+	@echo ">> installing the pinned packages into $(VENV) (progress below)"
+	$(TOX) -e py --notest -vv 2>&1 | grep -E "install_deps|Successfully|Collecting|Downloading" || true
+	$(TOX) -e py --notest
 	touch $@
 
-lint: venv ## Lint (ruff) and type-check (mypy) through tox
-	$(VENV)/bin/tox -e lint,type
+lint: venv ## Lint (ruff) and type-check (mypy)
+	$(TOX) -e lint,type
 
-test: venv kafka-jars ## Run the test suite (starts and stops the local broker it needs)
-	$(VENV)/bin/tox -e test
+test: venv kafka-jars ## Run every test; starts and stops the local broker (and monitoring stack) it needs
+	$(TOX) -e test
+
+test-unit: venv ## Run the tests that need no broker
+	$(TOX) -e unit
 
 clean: down ## Stop everything and remove local state (.local/, .tox/)
 	rm -rf $(LOCAL) .tox

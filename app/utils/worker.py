@@ -2,6 +2,7 @@
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from types import TracebackType
 
@@ -12,6 +13,8 @@ class Worker:
     """Runs `step()` every `interval` seconds until stopped; `stop()` runs one last step (final commit/push)."""
 
     name = "worker"
+    final_attempts = 5  # the last step (final commit/push) is retried, bounded, before giving up
+    final_retry_delay = 1.0
 
     def __init__(self, interval: float, on_error: Callable[[BaseException], None] | None = None) -> None:
         self.interval = interval
@@ -24,14 +27,16 @@ class Worker:
     def step(self) -> None:
         raise NotImplementedError
 
-    def _safe_step(self) -> None:
+    def _safe_step(self) -> bool:
         try:
             self.step()
+            return True
         except Exception as exc:  # noqa: BLE001 - side I/O never kills the worker; it is logged and counted
             self.errors += 1
             log.warning("%s: step failed (%d errors so far): %s", self.name, self.errors, exc)
             if self._on_error is not None:
                 self._on_error(exc)
+            return False
 
     def _run(self) -> None:
         try:
@@ -52,7 +57,12 @@ class Worker:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
-        self._safe_step()
+        for attempt in range(1, self.final_attempts + 1):
+            if self._safe_step():
+                return
+            if attempt < self.final_attempts:
+                time.sleep(self.final_retry_delay)
+        log.error("%s: final step failed %d times; giving up", self.name, self.final_attempts)
 
     def raise_for_error(self) -> None:
         if self._fatal is not None:
