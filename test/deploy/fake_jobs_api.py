@@ -196,12 +196,12 @@ class FakeJobsApi:
         self._next_id = 1000
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-jobs-api", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-jobs-api",
+                                        daemon=True)
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def __enter__(self) -> FakeJobsApi:
         self._thread.start()
@@ -306,8 +306,8 @@ class FakeJobsApi:
     def _list(self, query: dict, _: Any) -> dict:
         _obj(query, "query", frozenset({"limit", "name", "page_token", "expand_tasks", "offset"}))
         limit = _int_param(query, "limit", 20, 100)
-        jobs = sorted(j for j, s in self.jobs.items()
-                      if "name" not in query or not self.honour_name_filter or s["name"].lower() == query["name"].lower())
+        name = query.get("name") if self.honour_name_filter else None
+        jobs = sorted(j for j, s in self.jobs.items() if name is None or s["name"].lower() == name.lower())
         start = _page_token(query)
         size = min(limit, self.page_size)
         page = [{"job_id": j, "settings": {k: v for k, v in self.jobs[j].items() if k not in ("tasks", "job_clusters")},

@@ -29,7 +29,7 @@ def api() -> Iterator[FakeJobsApi]:
 
 
 def make_env(api: FakeJobsApi, **overrides: str | None) -> dict[str, str]:
-    env = {
+    env: dict[str, str | None] = {
         "PATH": os.environ["PATH"],
         "DATABRICKS_HOST": api.url,
         "DATABRICKS_TOKEN": TOKEN,
