@@ -10,14 +10,15 @@
 #   DATABRICKS_HOST, DATABRICKS_TOKEN   workspace URL and token (the token goes only into the Authorization
 #                                       header, through a 0600 file; it is never printed, even under `bash -x`)
 #   CLUSTER_NAME                        the job's name: one job per name, so it is also how we find the job
-#   IMAGE_NAME                          image repository (add IMAGE_TAG) or a full reference
+#   IMAGE_NAME                          image name, as for `make image` (with IMAGE_REGISTRY and IMAGE_TAG), or a
+#                                       full reference
 #   INSTANCE_TYPE, SPARK_VERSION        node type (workers, and driver unless DRIVER_INSTANCE_TYPE) and runtime
 #   MIN_WORKERS, MAX_WORKERS            autoscale bounds; equal values give a fixed-size cluster
 #   INIT_SCRIPTS_DESTINATION_S3         s3:// prefix holding init-script.sh (uploaded from this directory)
 #   LOG_DESTINATION_S3                  s3:// prefix for cluster logs
 #   APP_ENV                             development|testing|staging|production (ENV_FOR_DYNACONF: deprecated)
 # Optional environment (default):
-#   IMAGE_TAG (none), DOCKER_USERNAME + DOCKER_PASSWORD (none: the instance profile pulls from ECR),
+#   IMAGE_REGISTRY (none: IMAGE_NAME holds it), IMAGE_TAG (none), DOCKER_USERNAME + DOCKER_PASSWORD (none: the instance profile pulls from ECR),
 #   INSTANCE_PROFILE_ARN (none), AWS_REGION (none), DRIVER_INSTANCE_TYPE (INSTANCE_TYPE),
 #   SPOT_AVAILABILITY (SPOT_WITH_FALLBACK), SPOT_FIRST_ON_DEMAND (1: the driver is on-demand),
 #   SPOT_BID_PRICE_PERCENT (100), SPARK_UI_PROMETHEUS_ENABLED (true),
@@ -110,7 +111,9 @@ string_map() {
 
 render_settings() {
   local image=$IMAGE_NAME spark_conf spark_env name
-  [[ -z ${IMAGE_TAG:-} ]] || image=$IMAGE_NAME:$IMAGE_TAG
+  # The reference `make image-push` pushed: IMAGE_REGISTRY/IMAGE_NAME:IMAGE_TAG.
+  [[ -z ${IMAGE_REGISTRY:-} ]] || image=${IMAGE_REGISTRY%/}/$image
+  [[ -z ${IMAGE_TAG:-} ]] || image=$image:$IMAGE_TAG
   spark_conf=$(string_map \
     spark.ui.prometheus.enabled "${SPARK_UI_PROMETHEUS_ENABLED:-true}" \
     spark.databricks.aggressiveWindowDownS "${SPARK_AGGRESSIVE_WINDOW_DOWN_S:-600}" \

@@ -117,6 +117,13 @@ def test_deploy_optional_settings_are_rendered_as_strings(api: FakeJobsApi) -> N
     assert cluster["spark_env_vars"]["PUSHGATEWAY_URL"] == "http://pushgateway:9091"
 
 
+def test_deploy_builds_the_image_reference_like_make_image_push(api: FakeJobsApi) -> None:
+    env = make_env(api, IMAGE_REGISTRY="registry.example/ml/", IMAGE_NAME="ner-streaming", IMAGE_TAG="1.2.0")
+
+    assert deploy(env).returncode == 0
+    assert rendered(api)["tasks"][0]["new_cluster"]["docker_image"]["url"] == "registry.example/ml/ner-streaming:1.2.0"
+
+
 def test_deploy_settings_survive_the_sdk_round_trip(api: FakeJobsApi) -> None:
     """A misspelt field would be dropped by JobSettings.from_dict, so the round trip would differ."""
     assert deploy(make_env(api, AWS_REGION="us-east-1", INSTANCE_PROFILE_ARN="arn:x")).returncode == 0

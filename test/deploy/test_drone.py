@@ -117,5 +117,5 @@ def test_drone_stage_deploy_step_creates_and_starts_the_job() -> None:
 
         ((job_id, settings),) = api.jobs.items()
         assert settings["name"] == step["environment"]["CLUSTER_NAME"]
-        assert settings["tasks"][0]["new_cluster"]["docker_image"]["url"] == "test-image_name:stage"
+        assert settings["tasks"][0]["new_cluster"]["docker_image"]["url"] == "test-image_registry/ner-streaming:stage"
         assert len(api.active_runs(job_id)) == 1
