@@ -14,7 +14,8 @@
 #                                       full reference
 #   INSTANCE_TYPE, SPARK_VERSION        node type (workers, and driver unless DRIVER_INSTANCE_TYPE) and runtime
 #   MIN_WORKERS, MAX_WORKERS            autoscale bounds; equal values give a fixed-size cluster
-#   INIT_SCRIPTS_DESTINATION_S3         s3:// prefix holding init-script.sh (uploaded from this directory)
+#   INIT_SCRIPTS_DESTINATION_S3         s3:// prefix holding init-script.sh (upload it there first; this
+#                                       script only points the cluster at it)
 #   LOG_DESTINATION_S3                  s3:// prefix for cluster logs
 #   APP_ENV                             development|testing|staging|production (ENV_FOR_DYNACONF: deprecated)
 # Optional environment (default):
