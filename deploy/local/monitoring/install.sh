@@ -54,7 +54,8 @@ install_burrow() {
     # proxy.golang.org answers 403 for Burrow's list. Download the pinned version first, then put the local module
     # cache (a valid file:// proxy whose list holds the versions we have) in front of the configured proxy.
     go mod download "github.com/linkedin/Burrow@$BURROW_VERSION"
-    local cache_proxy="file://$(go env GOMODCACHE)/cache/download"
+    local cache_proxy
+    cache_proxy="file://$(go env GOMODCACHE)/cache/download"
     GOPROXY="$cache_proxy,$(go env GOPROXY)" GOBIN="$BIN_DIR" GOFLAGS="${GOFLAGS:-} -trimpath" \
         go install "github.com/linkedin/Burrow@$BURROW_VERSION"
 }

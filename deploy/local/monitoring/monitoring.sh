@@ -115,6 +115,7 @@ is_ready() {
 # group first looks up its coordinator. Do that lookup: a FindCoordinator request (v1) makes the broker create the
 # topic; retry until it answers error_code 0. Plain bash (/dev/tcp) on a PLAINTEXT listener, like kafka.sh.
 find_coordinator() {
+    # shellcheck disable=SC2016  # the inner script gets host and port as $1 and $2
     timeout 3 bash -c '
         exec 3<>"/dev/tcp/$1/$2" || exit 1
         # size=19 | api_key=10 (FindCoordinator) version=1 correlation_id=9 client_id="" | key="burrow" key_type=0
@@ -195,15 +196,14 @@ start() {
         command -v "$tool" >/dev/null || die "$tool not found: run deploy/local/monitoring/install.sh (make monitoring-tools)"
     done
     [[ -x "$bin_dir/Burrow" ]] || die "$bin_dir/Burrow not found: run deploy/local/monitoring/install.sh (make monitoring-tools)"
-    local burrow_config prometheus_config
-    burrow_config="$(render_burrow)"
-    prometheus_config="$(render | tail -n 1)"
+    render >/dev/null
+    local burrow_dir="$state/burrow" prometheus_config="$state/prometheus/prometheus.yml"
     # A failed start leaves nothing behind: the EXIT trap stops all three (already-running ones included).
     trap 'stop' EXIT
     launch pushgateway prometheus-pushgateway --web.listen-address="$host:$pushgateway_port"
     log "Burrow reads $bootstrap"
     ensure_offsets_topic
-    launch burrow "$bin_dir/Burrow" --config-dir "$(dirname "$burrow_config")"
+    launch burrow "$bin_dir/Burrow" --config-dir "$burrow_dir"
     mkdir -p "$state/prometheus/data"
     launch prometheus prometheus --config.file="$prometheus_config" --storage.tsdb.path="$state/prometheus/data" \
         --storage.tsdb.retention.time="${PROMETHEUS_RETENTION:-2d}" --web.listen-address="$host:$prometheus_port" \
