@@ -1,0 +1,132 @@
+"""The monitoring assets: alert rules pass promtool (syntax and unit tests), the rendered Prometheus config is valid,
+and the Grafana dashboard is well-formed and queries only metrics the job exports."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from app.utils.metrics import METRIC_NAMES
+
+REPO = Path(__file__).resolve().parents[2]
+MONITORING = REPO / "deploy" / "monitoring"
+MONITORING_SH = REPO / "deploy" / "local" / "monitoring" / "monitoring.sh"
+DASHBOARD = json.loads((MONITORING / "grafana-dashboard.json").read_text())
+# Series the job does not export itself: the Pushgateway's per-group push time and Prometheus's scrape health.
+KNOWN_METRICS = frozenset(METRIC_NAMES) | {"push_time_seconds", "up"}
+HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
+PROMQL_WORDS = frozenset(
+    "by without on ignoring group_left group_right bool and or unless offset inf nan".split()
+)  # the keywords; functions are the identifiers followed by "("
+
+
+def promtool(*args: str) -> subprocess.CompletedProcess[str]:
+    if shutil.which("promtool") is None:
+        pytest.fail("promtool not found: run `make monitoring-tools`")
+    return subprocess.run(["promtool", *args], capture_output=True, text=True, timeout=60)
+
+
+def metric_names(expr: str) -> set[str]:
+    """The metric names a PromQL expression reads (Grafana's $variables allowed)."""
+    expr = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)  # string literals (label values, regexes)
+    expr = re.sub(r"\{[^}]*\}", "", expr)  # label matchers
+    expr = re.sub(r"\[[^\]]*\]", "", expr)  # range and subquery durations
+    expr = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", expr)  # label lists
+    expr = re.sub(r"\$\w+", "", expr)  # Grafana variables ($job, $__rate_interval)
+    names = set()
+    for match in re.finditer(r"(?<![\w.])([a-zA-Z_:][\w:]*)(\s*\()?", expr):
+        word, call = match.group(1), match.group(2)
+        if not call and word.lower() not in PROMQL_WORDS:
+            names.add(word)
+    return names
+
+
+def base_name(name: str) -> str:
+    for suffix in HISTOGRAM_SUFFIXES:
+        if name.endswith(suffix) and name[: -len(suffix)] in KNOWN_METRICS:
+            return name[: -len(suffix)]
+    return name
+
+
+def test_metric_names_parser_sees_through_promql():
+    expr = (
+        'histogram_quantile(0.95, sum by (le) (rate(ner_inference_seconds_bucket{job=~"$job", le!="+Inf"}'
+        "[$__rate_interval]))) / on (job) group_left ignoring(x) time() - push_time_seconds offset 5m"
+    )
+    assert metric_names(expr) == {"ner_inference_seconds_bucket", "push_time_seconds"}
+
+
+def test_alert_rules_pass_promtool_check():
+    result = promtool("check", "rules", str(MONITORING / "alerts.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_alert_rules_pass_their_unit_tests():
+    result = promtool("test", "rules", str(MONITORING / "alerts.test.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_alert_has_a_unit_test_and_reads_known_metrics():
+    rules = [r for g in yaml.safe_load((MONITORING / "alerts.yml").read_text())["groups"] for r in g["rules"]]
+    tests = yaml.safe_load((MONITORING / "alerts.test.yml").read_text())["tests"]
+    tested = {case["alertname"] for test in tests for case in test.get("alert_rule_test", [])}
+    assert {r["alert"] for r in rules} == tested
+    for rule in rules:
+        unknown = {base_name(n) for n in metric_names(rule["expr"])} - KNOWN_METRICS
+        assert not unknown, f"{rule['alert']} reads unknown metrics {unknown}"
+
+
+def test_rendered_configs_are_valid(tmp_path: Path):
+    env = {
+        **os.environ,
+        "MONITORING_STATE_DIR": str(tmp_path),
+        "PUSHGATEWAY_PORT": "29191",
+        "BURROW_PORT": "28111",
+        "KAFKA_BOOTSTRAP_SERVERS": "broker-a:9092,broker-b:9092",
+    }
+    # render runs `promtool check config` itself (which also checks the rule files) and fails if it does not pass.
+    result = subprocess.run(["bash", str(MONITORING_SH), "render"], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    prometheus_yml = tmp_path / "prometheus" / "prometheus.yml"
+    check = promtool("check", "config", str(prometheus_yml))
+    assert check.returncode == 0, check.stdout + check.stderr
+
+    config = yaml.safe_load(prometheus_yml.read_text())
+    pushgateway = next(job for job in config["scrape_configs"] if job["job_name"] == "pushgateway")
+    assert pushgateway["honor_labels"] is True
+    assert pushgateway["static_configs"][0]["targets"] == ["127.0.0.1:29191"]
+    assert config["rule_files"] == [str(MONITORING / "alerts.yml")]
+    burrow_toml = (tmp_path / "burrow" / "burrow.toml").read_text()
+    assert 'servers=[ "broker-a:9092", "broker-b:9092" ]' in burrow_toml
+    assert 'address="127.0.0.1:28111"' in burrow_toml
+    for rendered in (prometheus_yml.read_text(), burrow_toml):
+        assert not re.findall(r"@[A-Z_]+@", rendered), "a placeholder was left unrendered"
+
+
+def test_dashboard_is_an_importable_grafana_dashboard():
+    for key in ("__inputs", "panels", "schemaVersion", "templating", "time", "title", "uid"):
+        assert key in DASHBOARD, key
+    assert DASHBOARD["schemaVersion"] >= 36
+    assert [i["name"] for i in DASHBOARD["__inputs"]] == ["DS_PROMETHEUS"]
+    ids = [panel["id"] for panel in DASHBOARD["panels"]]
+    assert len(ids) == len(set(ids)), f"duplicate panel ids: {ids}"
+    assert {v["name"] for v in DASHBOARD["templating"]["list"]} >= {"job", "instance"}
+
+
+@pytest.mark.parametrize("panel", DASHBOARD["panels"], ids=lambda p: p["title"])
+def test_dashboard_panel_queries_known_metrics(panel: dict):
+    assert panel["type"] in {"timeseries", "stat"}
+    assert panel["datasource"]["uid"] == "${DS_PROMETHEUS}"
+    assert panel["targets"], "a panel without queries"
+    assert len({t["refId"] for t in panel["targets"]}) == len(panel["targets"])
+    for target in panel["targets"]:
+        assert target["datasource"]["uid"] == "${DS_PROMETHEUS}"
+        names = metric_names(target["expr"])
+        assert names, f"no metric in {target['expr']!r}"
+        unknown = {base_name(n) for n in names} - KNOWN_METRICS
+        assert not unknown, f"{target['expr']!r} reads metrics the job does not export: {unknown}"
