@@ -1,0 +1,112 @@
+"""The entry point as users run it: `python -m app.run` in a subprocess, exit codes, signals, offsets."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+from test.fixtures.kafka import produce
+from test.stream_helpers import outputs
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO_INPUT = REPO / "deploy" / "local" / "input.json"
+
+
+def job_env(bootstrap, topics, checkpoint, **extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "PUSHGATEWAY"))}
+    env.update(APP_ENV="testing", KAFKA_BOOTSTRAP_SERVERS=bootstrap, INPUT_TOPIC=topics[0], RESULT_TOPIC=topics[1],
+               DEAD_LETTER_TOPIC=topics[2], CHECKPOINT_LOCATION=str(checkpoint), KAFKA_CONSUMER_GROUP=f"g-{topics[0]}",
+               SPARK_MASTER="local[2]", OFFSETS_COMMIT_INTERVAL_SECONDS="1", **extra)
+    return env
+
+
+def start_job(env, log_path):
+    log = open(log_path, "w")  # noqa: SIM115 - closed by the caller through the process
+    return subprocess.Popen([sys.executable, "-m", "app.run"], cwd=REPO, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+
+
+def committed(bootstrap, group):
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        return {(tp.topic, tp.partition): om.offset for tp, om in admin.list_group_offsets({group: None})[group].items()}
+    finally:
+        admin.close()
+
+
+def end_offsets(bootstrap, topic, partitions):
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        ends = consumer.end_offsets([TopicPartition(topic, p) for p in range(partitions)])
+        return {(tp.topic, tp.partition): o for tp, o in ends.items()}
+    finally:
+        consumer.close()
+
+
+def test_bad_setting_fails_fast_naming_it():
+    env = {**os.environ, "MAX_OFFSETS_PER_TRIGGER": "many"}
+    proc = subprocess.run([sys.executable, "-m", "app.run"], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 2
+    assert "MAX_OFFSETS_PER_TRIGGER" in proc.stderr
+
+
+def test_help_lists_every_env_var():
+    out = subprocess.run([sys.executable, "-m", "app.run", "--help"], cwd=REPO, capture_output=True, text=True,
+                         timeout=60).stdout
+    assert "KAFKA_BOOTSTRAP_SERVERS" in out and "SPACY_MODEL" in out and "TRIGGER_INTERVAL" in out
+
+
+def test_demo_input_end_to_end_and_offsets_committed(kafka_bootstrap, kafka_topics, tmp_path):
+    topics = (kafka_topics("input", 2), kafka_topics("result", 1), kafka_topics("dead", 1))
+    lines = DEMO_INPUT.read_bytes().splitlines()
+    produce(kafka_bootstrap, topics[0], [(json.loads(v)["uuid"].encode(), v) for v in lines] + [(b"k", b"{oops")])
+    env = job_env(kafka_bootstrap, topics, tmp_path / "ckpt", TRIGGER_INTERVAL="available-now")
+    proc = start_job(env, tmp_path / "job.log")
+    assert proc.wait(timeout=600) == 0, (tmp_path / "job.log").read_text()[-3000:]
+
+    results = {r["value"]["uuid"]: r["value"]["entities"] for r in outputs(kafka_bootstrap, topics[1], expected=2)}
+    einstein, earth = (results[json.loads(v)["uuid"]] for v in lines)
+    assert {"text": "Albert Einstein", "label": "PERSON", "start_char": 0, "end_char": 15} in einstein
+    assert any(e["text"] == "Earth" for e in earth)
+    assert outputs(kafka_bootstrap, topics[2], expected=1)[0]["value"]["reason"] == "invalid_json"
+    # The consumer group holds the next offset to read: the topic's end, as the checkpoint says.
+    assert committed(kafka_bootstrap, env["KAFKA_CONSUMER_GROUP"]) == end_offsets(kafka_bootstrap, topics[0], 2)
+
+
+def test_sigterm_stops_cleanly_with_final_commit(corpus, kafka_bootstrap, kafka_topics, tmp_path):
+    topics = (kafka_topics("input", 1), kafka_topics("result", 1), kafka_topics("dead", 1))
+    produce(kafka_bootstrap, topics[0], [(None, json.dumps(d).encode()) for d in corpus[:3000]])
+    env = job_env(kafka_bootstrap, topics, tmp_path / "ckpt", MAX_OFFSETS_PER_TRIGGER="100")
+    proc = start_job(env, tmp_path / "job.log")
+    deadline = time.monotonic() + 300
+    while not committed(kafka_bootstrap, env["KAFKA_CONSUMER_GROUP"]) and time.monotonic() < deadline:
+        assert proc.poll() is None, (tmp_path / "job.log").read_text()[-3000:]
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    started = time.monotonic()
+    assert proc.wait(timeout=90) == 0, (tmp_path / "job.log").read_text()[-3000:]
+    assert time.monotonic() - started < 90
+    final = committed(kafka_bootstrap, env["KAFKA_CONSUMER_GROUP"])[(topics[0], 0)]
+    assert 0 < final < 3000  # stopped mid-stream
+    # The checkpoint's last committed batch ends exactly where the group's offset is.
+    commits = sorted((tmp_path / "ckpt" / "commits").glob("[0-9]*"), key=lambda p: int(p.name))
+    offsets_file = tmp_path / "ckpt" / "offsets" / commits[-1].name
+    end = json.loads(offsets_file.read_text().splitlines()[-1])[topics[0]]["0"]
+    assert final == end
+
+
+def test_query_failure_exits_non_zero(kafka_bootstrap, kafka_topics, tmp_path):
+    topics = (kafka_topics("input", 1), kafka_topics("result", 1), kafka_topics("dead", 1))
+    produce(kafka_bootstrap, topics[0], [(None, b'{"uuid": "a", "text": "Rome", "lang": "en"}')])
+    # A model that does not exist fails inside the Python workers: the query fails, the job must say so.
+    env = job_env(kafka_bootstrap, topics, tmp_path / "ckpt", TRIGGER_INTERVAL="available-now",
+                  SPACY_MODEL="no_such_model_pkg")
+    proc = start_job(env, tmp_path / "job.log")
+    assert proc.wait(timeout=600) == 1
+    assert "no_such_model_pkg" in (tmp_path / "job.log").read_text()
