@@ -51,7 +51,7 @@ install_burrow() {
     command -v go >/dev/null || { echo "go not found: Burrow is built with 'go install' (Go >= 1.21)" >&2; exit 1; }
     log "building Burrow $BURROW_VERSION with go install (about 2 minutes on first run: downloads and compiles deps)"
     # `go install mod@version` also asks the proxy for the module's version list (deprecation check), and
-    # proxy.golang.org answers 403 for Burrow's list. Download the pinned version first, then put the local module
+    # the module proxy here answers 403 for Burrow's list. Download the pinned version first, then put the local module
     # cache (a valid file:// proxy whose list holds the versions we have) in front of the configured proxy.
     go mod download "github.com/linkedin/Burrow@$BURROW_VERSION"
     local cache_proxy
