@@ -48,7 +48,7 @@ install_burrow() {
         log "Burrow $BURROW_VERSION already in $BIN_DIR"
         return
     fi
-    command -v go >/dev/null || { echo "go not found: Burrow is built with 'go install' (Go >= 1.21)" >&2; exit 1; }
+    command -v go >/dev/null || { echo "go not found: Burrow is built with 'go install' (Go >= 1.24, from its go.mod)" >&2; exit 1; }
     log "building Burrow $BURROW_VERSION with go install (about 2 minutes on first run: downloads and compiles deps)"
     # `go install mod@version` also asks the proxy for the module's version list (deprecation check), and
     # the module proxy here answers 403 for Burrow's list. Download the pinned version first, then put the local module
