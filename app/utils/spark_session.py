@@ -3,6 +3,8 @@
 import logging
 import os
 import sys
+import tempfile
+import zipfile
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -29,8 +31,27 @@ def session_conf(s: Settings) -> dict[str, str]:
         "spark.sql.streaming.metricsEnabled": "true",
         "spark.ui.prometheus.enabled": "true",
         "spark.metrics.namespace": "ner",
+        # Spark's PrometheusServlet on the driver UI (/metrics/prometheus/); Databricks gets it from the init script.
+        "spark.metrics.conf.*.sink.prometheusServlet.class": "org.apache.spark.metrics.sink.PrometheusServlet",
+        "spark.metrics.conf.*.sink.prometheusServlet.path": "/metrics/prometheus",
         "spark.sql.shuffle.partitions": "8",
     }
+
+
+def is_local(master: str) -> bool:
+    """local, local[N], local[*], local-cluster[...]: executors run on this machine and see the project root."""
+    return master.startswith("local")
+
+
+def package_zip(directory: Path) -> Path:
+    """A zip of the `app` package (sources and config, no bytecode) for executors that do not share our disk."""
+    package = PROJECT_ROOT / "app"
+    archive = directory / "app.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(package.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                zf.write(path, path.relative_to(PROJECT_ROOT).as_posix())
+    return archive
 
 
 def get_or_create(s: Settings) -> SparkSession:
@@ -44,17 +65,23 @@ def get_or_create(s: Settings) -> SparkSession:
     builder = SparkSession.builder.master(s.spark_master).appName(s.query_name)
     for key, value in session_conf(s).items():
         builder = builder.config(key, value)
+    if s.spark_master.startswith("local"):
+        # Local mode: keep the driver (UI, metrics servlet, block manager) on loopback.
+        builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
     if s.spark_jars:
         builder = builder.config("spark.jars", s.spark_jars)
     else:
         builder = builder.config("spark.jars.packages", s.spark_kafka_package or kafka_package())
-    # Python workers use this interpreter and import the `app` package from the project root.
+    # Python workers use this interpreter (on a cluster: the same path, e.g. the image's /opt/venv) and import the
+    # `app` package from the project root on this machine, or from a zip the driver ships to remote executors.
     python_path = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p)
-    builder = (
-        builder.config("spark.pyspark.python", sys.executable)
-        .config("spark.pyspark.driver.python", sys.executable)
-        .config("spark.executorEnv.PYTHONPATH", python_path)
-    )
+    builder = builder.config("spark.pyspark.python", sys.executable).config("spark.pyspark.driver.python",
+                                                                            sys.executable)
+    if is_local(s.spark_master):
+        builder = builder.config("spark.executorEnv.PYTHONPATH", python_path)
+    else:
+        archive = package_zip(Path(tempfile.mkdtemp(prefix="ner-app-")))
+        builder = builder.config("spark.submit.pyFiles", str(archive))
     # pyspark picks the workers' interpreter from PYSPARK_PYTHON when the context starts, and local-mode
     # workers inherit the driver's environment: process plumbing, not settings.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
