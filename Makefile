@@ -38,7 +38,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt tox.ini | $(TOX)
 lint: venv ## Lint (ruff) and type-check (mypy)
 	$(TOX) -e lint,type
 
-test: venv kafka-jars ## Run every test; starts and stops the local broker (and monitoring stack) it needs
+test: venv kafka-jars monitoring-tools ## Run every test; starts and stops the local broker (and monitoring stack) it needs
 	$(TOX) -e test
 
 test-unit: venv ## Run the tests that need no broker

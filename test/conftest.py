@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["test.fixtures.kafka"]
+pytest_plugins = ["test.fixtures.kafka", "test.fixtures.monitoring"]
 
 REPO = Path(__file__).resolve().parents[1]
 # Shared benchmark/test corpus beside the checkout (see shared/data/SOURCES.md); BENCH_DATA overrides it.

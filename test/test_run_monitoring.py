@@ -1,0 +1,56 @@
+"""Operability end to end with the real tools: lag in Burrow drains to 0, the job's counters in Prometheus."""
+
+import json
+import signal
+
+from test.fixtures.kafka import produce
+from test.fixtures.monitoring import burrow_lag, burrow_topic_offsets, eventually, prom_query
+from test.test_run import job_env, start_job
+
+N_DOCS = 1200
+N_BAD = 7
+
+
+def _value(result: list) -> float:
+    return float(result[0]["value"][1]) if result else -1.0
+
+
+def test_lag_in_burrow_and_metrics_in_prometheus(monitoring_stack, corpus, kafka_bootstrap, kafka_topics, tmp_path):
+    stack = monitoring_stack
+    topics = (kafka_topics("input", 2), kafka_topics("result", 2), kafka_topics("dead", 1))
+    group, job = f"g-{topics[0]}", f"ner-test-{topics[0][-12:]}"
+    records = [(d["uuid"].encode(), json.dumps(d).encode()) for d in corpus[:N_DOCS]]
+    records += [(b"bad", b"{not json")] * N_BAD
+    produce(kafka_bootstrap, topics[0], records)  # a backlog before the job starts
+    eventually(lambda: burrow_topic_offsets(stack.burrow_url, stack.cluster, topics[0]),
+               lambda offsets: sum(offsets) == len(records), 60, "Burrow sees the backlog")
+
+    env = job_env(kafka_bootstrap, topics, tmp_path / "ckpt", MAX_OFFSETS_PER_TRIGGER="100",
+                  PUSHGATEWAY_URL=stack.pushgateway_url, METRICS_JOB=job, METRICS_PUSH_INTERVAL_SECONDS="1")
+    proc = start_job(env, tmp_path / "job.log")
+    try:
+        lagging = eventually(lambda: burrow_lag(stack.burrow_url, stack.cluster, group),
+                             lambda s: s.get("totallag", 0) > 0, 300, "Burrow shows lag for the group")
+        assert lagging["totallag"] < len(records)
+        drained = eventually(lambda: burrow_lag(stack.burrow_url, stack.cluster, group),
+                             lambda s: s.get("totallag") == 0 and s.get("status") == "OK", 300,
+                             "lag drains to 0 with status OK")
+        assert drained["status"] == "OK"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=120) == 0, (tmp_path / "job.log").read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+    # After the final push, Prometheus scrapes the Pushgateway: counters equal what the job processed.
+    url, sel = stack.prometheus_url, f'job="{job}",instance="driver"'
+    eventually(lambda: _value(prom_query(url, f"ner_messages_in_total{{{sel}}}")), lambda v: v == len(records), 60,
+               "messages in")
+    assert _value(prom_query(url, f"ner_results_out_total{{{sel}}}")) == N_DOCS
+    assert _value(prom_query(url, f'ner_dead_letters_total{{{sel},reason="invalid_json"}}')) == N_BAD
+    assert _value(prom_query(url, f"sum(ner_dead_letters_total{{{sel}}})")) == N_BAD
+    assert _value(prom_query(url, f"ner_entities_total{{{sel}}}")) > N_DOCS
+    assert _value(prom_query(url, f"ner_offset_commits_total{{{sel}}}")) >= 1
+    assert _value(prom_query(url, f"ner_inference_seconds_count{{{sel}}}")) >= 1
+    spark_series = prom_query(url, f'count({{{sel},__name__=~"metrics_ner_driver_.*"}})')
+    assert _value(spark_series) > 0, "Spark's own driver metrics reached Prometheus"
