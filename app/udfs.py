@@ -3,13 +3,15 @@
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 from pyspark.sql import Column
 from pyspark.sql.functions import pandas_udf
+from spacy.language import Language
 
 from app.messages import Limits, Message, Reason, Rejection, parse_message
-from app.ner import InferenceError, extract_entities, load_pipeline, model_identity
+from app.ner import Entity, InferenceError, extract_entities, load_pipeline, model_identity
 from app.schemas import INFERENCE_SCHEMA
 
 
@@ -24,10 +26,10 @@ class InferenceConfig:
 
 
 # One pipeline per Python worker process and model, reused across tasks (spark.python.worker.reuse).
-_PIPELINES: dict[tuple[str, tuple[str, ...]], object] = {}
+_PIPELINES: dict[tuple[str, tuple[str, ...]], Language] = {}
 
 
-def _pipeline(config: InferenceConfig) -> tuple[object, float | None]:
+def _pipeline(config: InferenceConfig) -> tuple[Language, float | None]:
     """The worker's pipeline, and how long loading took when this call loaded it."""
     key = (config.model, config.keep_components)
     if key in _PIPELINES:
@@ -37,28 +39,27 @@ def _pipeline(config: InferenceConfig) -> tuple[object, float | None]:
     return _PIPELINES[key], time.perf_counter() - started
 
 
-def infer_batch(values: pd.Series, nlp, config: InferenceConfig) -> pd.DataFrame:
+def _row(parsed: Message | Rejection, outcome: list[Entity] | InferenceError | None) -> dict[str, Any]:
+    if isinstance(parsed, Rejection):
+        return {"uuid": None, "lang": None, "entities": None, "reason": str(parsed.reason), "detail": parsed.detail}
+    if isinstance(outcome, InferenceError):
+        return {"uuid": parsed.uuid, "lang": parsed.lang, "entities": None,
+                "reason": str(Reason.INFERENCE_ERROR), "detail": outcome.detail}
+    entities = [e.__dict__ for e in outcome or []]
+    return {"uuid": parsed.uuid, "lang": parsed.lang, "entities": entities, "reason": None, "detail": None}
+
+
+def infer_batch(values: pd.Series, nlp: Language, config: InferenceConfig) -> pd.DataFrame:
     """Validate and annotate one batch of raw values; one output row per input row, in order."""
     parsed = [parse_message(v, config.limits) for v in values]
-    valid = [i for i, p in enumerate(parsed) if isinstance(p, Message)]
+    messages = {i: p for i, p in enumerate(parsed) if isinstance(p, Message)}
     started = time.perf_counter()
-    annotated = extract_entities(nlp, [parsed[i].text for i in valid], config.nlp_batch_size)  # type: ignore[union-attr]
+    annotated = extract_entities(nlp, [m.text for m in messages.values()], config.nlp_batch_size)
     elapsed = time.perf_counter() - started
-    outcome: list[object] = list(parsed)
-    for i, entities in zip(valid, annotated, strict=True):
-        outcome[i] = entities
+    outcomes: dict[int, list[Entity] | InferenceError] = dict(zip(messages, annotated, strict=True))
+    frame = pd.DataFrame([_row(p, outcomes.get(i)) for i, p in enumerate(parsed)],
+                         columns=["uuid", "lang", "entities", "reason", "detail"])
     name, version = model_identity(nlp)
-    rows = []
-    for p, out in zip(parsed, outcome, strict=True):
-        row = {"uuid": None, "lang": None, "entities": None, "reason": None, "detail": None}
-        if isinstance(out, Rejection):
-            row.update(reason=str(out.reason), detail=out.detail)
-        elif isinstance(out, InferenceError):
-            row.update(uuid=p.uuid, lang=p.lang, reason=str(Reason.INFERENCE_ERROR), detail=out.detail)
-        else:
-            row.update(uuid=p.uuid, lang=p.lang, entities=[e.__dict__ for e in out])
-        rows.append(row)
-    frame = pd.DataFrame(rows, columns=["uuid", "lang", "entities", "reason", "detail"])
     frame["model_name"] = name
     frame["model_version"] = version
     frame["processed_at_ms"] = int(time.time() * 1000)

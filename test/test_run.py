@@ -34,7 +34,8 @@ def start_job(env, log_path):
 def committed(bootstrap, group):
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
-        return {(tp.topic, tp.partition): om.offset for tp, om in admin.list_group_offsets({group: None})[group].items()}
+        offsets = admin.list_group_offsets({group: None})[group]
+        return {(tp.topic, tp.partition): om.offset for tp, om in offsets.items()}
     finally:
         admin.close()
 
