@@ -75,3 +75,12 @@ def test_lists_are_parsed():
 def test_settings_are_frozen():
     with pytest.raises(AttributeError):
         Settings.load({}).input_topic = "x"  # type: ignore[misc]
+
+
+def test_readme_documents_every_setting():
+    from dataclasses import fields
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    missing = [f.metadata["env"] for f in fields(Settings) if f"`{f.metadata['env']}`" not in readme]
+    assert not missing, f"README's configuration table lacks {missing}"
