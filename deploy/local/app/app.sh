@@ -20,6 +20,11 @@ start() {
     if alive; then log "already running (pid $(cat "$pidfile"))"; return 0; fi
     mkdir -p "$state"
     cd "$repo"
+    # With the local monitoring stack up (make monitor), push metrics to its Pushgateway unless told otherwise.
+    if [[ -z "${PUSHGATEWAY_URL:-}" ]] && bash deploy/local/monitoring/monitoring.sh status >/dev/null 2>&1; then
+        export PUSHGATEWAY_URL="http://127.0.0.1:${PUSHGATEWAY_PORT:-9091}"
+        log "monitoring stack is up: pushing metrics to $PUSHGATEWAY_URL"
+    fi
     nohup "$python" -m app.run >"$logfile" 2>&1 &
     echo $! >"$pidfile"
     log "started (pid $!), logs: $logfile; waiting for the query to run (first start resolves the Kafka connector)"
