@@ -1,0 +1,72 @@
+"""Property tests: `parse_message` never raises, whatever the bytes; it returns a valid Message or a Rejection."""
+
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app.messages import Limits, Message, Reason, Rejection, parse_message
+
+LIMITS = Limits(max_text_length=200, supported_langs=frozenset({"en", "de"}))
+FIELDS = ("uuid", "text", "lang")
+
+json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30)
+json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=4)
+                           | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
+# Objects that often look right: the three fields present or not, each of any JSON type, plus noise keys.
+field_value = st.sampled_from(["en", "de", "fr", "", "  "]) | st.text(max_size=250) | json_values
+messages = st.fixed_dictionaries({}, optional={f: field_value for f in FIELDS}) | st.dictionaries(
+    st.sampled_from([*FIELDS, "x"]) | st.text(max_size=5), json_values, max_size=5)
+
+
+def check(result: Message | Rejection) -> None:
+    assert isinstance(result, (Message, Rejection))
+    if isinstance(result, Message):
+        assert isinstance(result.uuid, str) and result.uuid.strip()
+        assert isinstance(result.text, str) and result.text.strip() and len(result.text) <= LIMITS.max_text_length
+        assert result.lang in LIMITS.supported_langs
+    else:
+        assert isinstance(result.reason, Reason) and isinstance(result.detail, str) and result.detail
+
+
+@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=300) | st.none())
+def test_random_bytes_never_raise(value):
+    check(parse_message(value, LIMITS))
+
+
+@settings(max_examples=500)
+@given(json_values)
+def test_any_json_document_never_raises(document):
+    result = parse_message(json.dumps(document).encode(), LIMITS)
+    check(result)
+    if not isinstance(document, dict):
+        assert isinstance(result, Rejection) and result.reason == Reason.NOT_AN_OBJECT
+
+
+@settings(max_examples=1000)
+@given(messages)
+def test_object_shapes_give_a_message_exactly_when_valid(obj):
+    result = parse_message(json.dumps(obj, ensure_ascii=False).encode(), LIMITS)
+    check(result)
+    valid = (isinstance(obj.get("uuid"), str) and obj["uuid"].strip() and isinstance(obj.get("text"), str)
+             and obj["text"].strip() and len(obj["text"]) <= LIMITS.max_text_length and obj.get("lang") in ("en", "de"))
+    assert isinstance(result, Message) == bool(valid)
+    if valid:
+        assert result == Message(obj["uuid"], obj["text"], obj["lang"])
+
+
+@given(st.integers(min_value=1, max_value=20_000))
+@settings(max_examples=10, deadline=None)
+def test_deep_nesting_is_a_rejection_not_a_crash(depth):
+    check(parse_message(b"[" * depth + b"]" * depth, LIMITS))
+    check(parse_message(b'{"a":' * depth + b"1" + b"}" * depth, LIMITS))
+
+
+@given(st.binary(min_size=1, max_size=50))
+def test_bytes_after_valid_json_are_invalid_json(junk):
+    value = json.dumps({"uuid": "u", "text": "Rome", "lang": "en"}).encode() + b" " + junk
+    result = parse_message(value, LIMITS)
+    check(result)
+    if junk.strip(b" \t\n\r"):
+        assert isinstance(result, Rejection) and result.reason in (Reason.INVALID_JSON, Reason.INVALID_UTF8)
