@@ -1,0 +1,67 @@
+"""Start-up check of the Kafka connection: fail in seconds with a message naming the settings to fix.
+
+Without it a wrong password or an unreachable broker shows up as a Spark query retrying for minutes, and the
+error deep in a Java stack trace. The check uses the same connection settings as the offsets committer.
+"""
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from kafka import KafkaAdminClient
+
+from app.utils.kafka_options import kafka_python_config
+from app.utils.settings import Settings
+
+log = logging.getLogger(__name__)
+AdminFactory = Callable[..., Any]
+
+
+class PreflightError(RuntimeError):
+    """Kafka cannot be used with these settings; the message says which settings to check."""
+
+
+def _where(s: Settings) -> str:
+    where = f"KAFKA_BOOTSTRAP_SERVERS={s.kafka_bootstrap_servers} KAFKA_SECURITY_PROTOCOL={s.kafka_security_protocol}"
+    if s.kafka_security_protocol.startswith("SASL_"):
+        where += f" KAFKA_SASL_MECHANISM={s.kafka_sasl_mechanism} KAFKA_SASL_USERNAME={s.kafka_sasl_username}"
+    if s.kafka_ssl_ca_location:
+        where += f" KAFKA_SSL_CA_LOCATION={s.kafka_ssl_ca_location}"
+    return where
+
+
+def check_kafka(s: Settings, timeout_seconds: float = 20.0, admin: AdminFactory = KafkaAdminClient) -> None:
+    """Connect and authenticate within the timeout, and find the input, result and dead-letter topics."""
+    timeout_ms = int(timeout_seconds * 1000)
+    try:
+        client = admin(client_id="ner-preflight", bootstrap_timeout_ms=timeout_ms, request_timeout_ms=timeout_ms,
+                       **kafka_python_config(s))
+    except Exception as exc:
+        # The exception names the failure (timeout, authentication, TLS); the settings never carry the password.
+        msg = (f"cannot connect to Kafka within {timeout_seconds:.0f}s with {_where(s)} "
+               f"(check the address, the credentials KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD and the CA): "
+               f"{type(exc).__name__}: {exc}")
+        raise PreflightError(msg) from exc
+    try:
+        existing = set(client.list_topics())
+    except Exception as exc:
+        msg = f"connected to Kafka but could not list topics with {_where(s)}: {type(exc).__name__}: {exc}"
+        raise PreflightError(msg) from exc
+    finally:
+        client.close()
+    wanted = {"INPUT_TOPIC": s.input_topic, "RESULT_TOPIC": s.result_topic, "DEAD_LETTER_TOPIC": s.dead_letter_topic}
+    missing = [f"{env}={topic}" for env, topic in wanted.items() if topic not in existing]
+    if missing:
+        msg = f"topic(s) missing on {s.kafka_bootstrap_servers}: {', '.join(missing)} (or this user may not see them)"
+        raise PreflightError(msg)
+    log.info("Kafka reachable at %s; topics %s present", s.kafka_bootstrap_servers, ", ".join(wanted.values()))
+
+
+def kafka_ready(s: Settings, timeout_seconds: float = 20.0) -> bool:
+    """run.py's one-line guard: log the reason and return False instead of a traceback."""
+    try:
+        check_kafka(s, timeout_seconds)
+    except PreflightError as exc:
+        log.error("start-up check failed: %s", exc)
+        return False
+    return True
