@@ -1,0 +1,34 @@
+# Benchmarks (bench/, docs/benchmarks.md), included by the root Makefile. They run on a broker of their own, on
+# ports and a state dir that neither `make kafka` nor the test fixtures use, and stop it afterwards.
+BENCH_KAFKA_PORT ?= 49192
+BENCH_KAFKA_CONTROLLER_PORT ?= 49193
+BENCH_KAFKA_STATE_DIR ?= $(LOCAL)/bench-kafka
+BENCH_BOOTSTRAP := 127.0.0.1:$(BENCH_KAFKA_PORT)
+BENCH_KAFKA = KAFKA_PORT=$(BENCH_KAFKA_PORT) KAFKA_CONTROLLER_PORT=$(BENCH_KAFKA_CONTROLLER_PORT) \
+	KAFKA_STATE_DIR=$(BENCH_KAFKA_STATE_DIR) bash $(KAFKA_SH)
+# Starts the broker, runs the command, and stops the broker however the command ends.
+BENCH_WITH_BROKER = $(BENCH_KAFKA) start && trap '$(BENCH_KAFKA) stop' EXIT && KAFKA_BOOTSTRAP_SERVERS=$(BENCH_BOOTSTRAP)
+BENCH_ARGS ?=
+
+.PHONY: bench-deps bench bench-quick bench-levers soak
+bench-deps: $(VENV)/.bench-installed ## Install the bench-only packages (quixstreams, matplotlib, psutil, py-spy) into .venv
+$(VENV)/.bench-installed: bench/requirements.txt | venv
+	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	touch $@
+
+# The harness smoke test (test/bench) runs in `make test` and needs the bench packages.
+test: bench-deps
+
+bench: bench-deps kafka-jars ## Full benchmark (~25 min): every contender + scaling; writes bench/results/full.json, docs/benchmarks.md and its plot
+	$(BENCH_WITH_BROKER) $(PY) -m bench.run --out bench/results/full.json --report docs/benchmarks.md \
+		--plot docs/benchmarks.png $(BENCH_ARGS)
+
+bench-quick: bench-deps kafka-jars ## Quick benchmark (< 5 min): 400 docs, 15 s latency phase, no scaling; results under bench/results/raw/
+	$(BENCH_WITH_BROKER) $(PY) -m bench.run --docs 400 --latency-seconds 15 --no-scaling \
+		--out bench/results/raw/quick.json $(BENCH_ARGS)
+
+bench-levers: bench-deps kafka-jars ## Study the service's levers (drain rate per setting) into bench/results/raw/levers.json
+	$(BENCH_WITH_BROKER) $(PY) -m bench.levers --out bench/results/raw/levers.json $(BENCH_ARGS)
+
+soak: bench-deps kafka-jars ## 30-minute RSS soak of the service at 50% load (not in CI); bench/results/raw/soak.json
+	$(BENCH_WITH_BROKER) $(PY) -m bench.soak --minutes 30 --out bench/results/raw/soak.json $(BENCH_ARGS)

@@ -1,0 +1,46 @@
+"""A Quix Streams application with the same step, one process per core in one consumer group.
+
+Quix Streams processes one message at a time (StreamingDataFrame.apply), so spaCy sees one text per call.
+"""
+
+import argparse
+
+from app.messages import Limits, Message, parse_message
+from app.ner import InferenceError, extract_entities, load_pipeline
+from bench.contenders.common import arguments, run_workers
+
+LIMITS = Limits(max_text_length=100_000, supported_langs=frozenset({"en"}))
+
+
+def work(args: argparse.Namespace) -> None:
+    from quixstreams import Application
+
+    nlp = load_pipeline(args.model)
+    app = Application(broker_address=args.bootstrap, consumer_group=args.group, auto_offset_reset="earliest",
+                      loglevel="WARNING", auto_create_topics=False, use_changelog_topics=False,
+                      commit_interval=1.0)
+    source = app.topic(args.input, value_deserializer="bytes")
+    sink = app.topic(args.output, value_serializer="json")
+
+    def ner(value: bytes) -> dict | None:
+        message = parse_message(value, LIMITS)
+        if not isinstance(message, Message):
+            return None
+        (entities,) = extract_entities(nlp, [message.text])
+        if isinstance(entities, InferenceError):
+            return None
+        return {"uuid": message.uuid, "lang": message.lang, "entities": [e.__dict__ for e in entities]}
+
+    sdf = app.dataframe(topic=source).apply(ner).filter(lambda v: v is not None)
+    sdf.to_topic(sink)
+    app.run()  # Quix handles SIGTERM itself: stops consuming, flushes, commits
+
+
+def main() -> None:
+    run_workers(work, arguments(__doc__).parse_args())
+
+
+if __name__ == "__main__":
+    from bench.contenders.quix_app import main as _main
+
+    _main()

@@ -1,0 +1,132 @@
+"""Kafka plumbing for the harness: topics, a burst and a paced producer, a background collector of results.
+
+Input records carry the producer's timestamp (CreateTime, set at send); result topics use LogAppendTime, so every
+contender's results are stamped by the same clock (the broker's) the moment they are written.
+"""
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+
+
+def create_topics(bootstrap: str, inputs: Iterable[str], outputs: Iterable[str], partitions: int) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="bench")
+    try:
+        new = [NewTopic(t, partitions, 1) for t in inputs]
+        new += [NewTopic(t, partitions, 1, topic_configs={"message.timestamp.type": "LogAppendTime"})
+                for t in outputs]
+        admin.create_topics(new)
+    finally:
+        admin.close()
+
+
+def delete_topics(bootstrap: str, topics: list[str]) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="bench")
+    try:
+        admin.delete_topics(topics)
+    except Exception:  # noqa: BLE001 - clean-up only
+        pass
+    finally:
+        admin.close()
+
+
+def encode(uuid: str, doc: dict) -> bytes:
+    return json.dumps({"uuid": uuid, "text": doc["text"], "lang": doc.get("lang", "en")}).encode()
+
+
+class Sender:
+    """Writes (uuid, value) records keyed by uuid and returns each record's producer timestamp (ms)."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.topic = topic
+        self.producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=2,
+                                      batch_size=256 * 1024, max_request_size=8 * 1024 * 1024)
+
+    def _send(self, uuid: str, value: bytes):
+        return self.producer.send(self.topic, key=uuid.encode(), value=value, timestamp_ms=int(time.time() * 1000))
+
+    def burst(self, records: list[tuple[str, bytes]]) -> dict[str, int]:
+        futures = [(uuid, self._send(uuid, value)) for uuid, value in records]
+        self.producer.flush()
+        return {uuid: f.get(timeout=60).timestamp for uuid, f in futures}
+
+    def paced(self, records: list[tuple[str, bytes]], rate: float) -> dict[str, int]:
+        """One record every 1/rate seconds (open loop: the schedule never waits for the contender)."""
+        started = time.monotonic()
+        futures = []
+        for i, (uuid, value) in enumerate(records):
+            delay = started + i / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            futures.append((uuid, self._send(uuid, value)))
+        self.producer.flush()
+        return {uuid: f.get(timeout=60).timestamp for uuid, f in futures}
+
+    def close(self) -> None:
+        self.producer.close()
+
+
+class Collector(threading.Thread):
+    """Reads a result topic from the beginning in the background: first timestamp and value per key."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        super().__init__(name=f"collector-{topic}", daemon=True)
+        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                      fetch_max_bytes=64 * 1024 * 1024)
+        deadline = time.monotonic() + 30
+        while not (parts := self.consumer.partitions_for_topic(topic)):
+            if time.monotonic() > deadline:
+                msg = f"result topic {topic!r} has no partitions after 30s"
+                raise RuntimeError(msg)
+            time.sleep(0.2)
+        self.consumer.assign([TopicPartition(topic, p) for p in sorted(parts)])
+        self.consumer.seek_to_beginning()
+        self.seen: dict[str, tuple[int, bytes]] = {}
+        self.duplicates = 0
+        self._lock = threading.Lock()
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            for records in self.consumer.poll(timeout_ms=200).values():
+                with self._lock:
+                    for r in records:
+                        key = r.key.decode() if r.key is not None else ""
+                        if key in self.seen:
+                            self.duplicates += 1  # at-least-once redelivery
+                        else:
+                            self.seen[key] = (r.timestamp, r.value)
+        self.consumer.close()
+
+    def count(self, keys: set[str]) -> int:
+        with self._lock:
+            return sum(1 for k in keys if k in self.seen)
+
+    def wait_for(self, keys: set[str], timeout: float, progress: Callable[[int, int], None] | None = None,
+                 alive: Callable[[], bool] = lambda: True) -> bool:
+        """True once every key has a result; False on timeout or when `alive()` turns false."""
+        deadline = time.monotonic() + timeout
+        last_report = 0.0
+        while time.monotonic() < deadline:
+            done = self.count(keys)
+            if done >= len(keys):
+                return True
+            if not alive():
+                return False
+            if progress and time.monotonic() - last_report >= 5:
+                progress(done, len(keys))
+                last_report = time.monotonic()
+            time.sleep(0.1)
+        return False
+
+    def results(self, keys: Iterable[str]) -> dict[str, tuple[int, bytes]]:
+        with self._lock:
+            return {k: self.seen[k] for k in keys if k in self.seen}
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=10)

@@ -1,0 +1,93 @@
+"""Resource accounting for a contender's process tree (psutil): peak RSS per process, CPU seconds between marks."""
+
+import threading
+
+import psutil
+
+
+def kind(proc: psutil.Process) -> str:
+    """jvm, py-worker (a Spark Python worker or daemon) or python."""
+    try:
+        name = proc.name()
+        cmdline = " ".join(proc.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return "gone"
+    if "java" in name:
+        return "jvm"
+    if "pyspark.daemon" in cmdline or "pyspark.worker" in cmdline:
+        return "py-worker"
+    return "python"
+
+
+class TreeSampler(threading.Thread):
+    """Samples the root process and all its descendants every `interval` seconds."""
+
+    def __init__(self, pid: int, interval: float = 0.5) -> None:
+        super().__init__(name=f"sampler-{pid}", daemon=True)
+        self.root = psutil.Process(pid)
+        self.interval = interval
+        self.peak_rss: dict[int, int] = {}
+        self.kinds: dict[int, str] = {}
+        self.cpu: dict[int, float] = {}
+        self.rss_now: dict[int, int] = {}
+        self._lock = threading.Lock()
+        self._halt = threading.Event()
+
+    def sample(self) -> None:
+        try:
+            procs = [self.root, *self.root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return
+        now = {}
+        for p in procs:
+            try:
+                with p.oneshot():
+                    rss = p.memory_info().rss
+                    times = p.cpu_times()
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+            with self._lock:
+                if p.pid not in self.kinds:
+                    self.kinds[p.pid] = kind(p)
+                self.peak_rss[p.pid] = max(rss, self.peak_rss.get(p.pid, 0))
+                self.cpu[p.pid] = times.user + times.system
+            now[p.pid] = rss
+        with self._lock:
+            self.rss_now = now
+
+    def run(self) -> None:
+        while not self._halt.wait(self.interval):
+            self.sample()
+
+    def mark(self) -> dict[int, float]:
+        """CPU seconds per pid right now (a process that has exited keeps its last sample)."""
+        self.sample()
+        with self._lock:
+            return dict(self.cpu)
+
+    @staticmethod
+    def cpu_between(start: dict[int, float], end: dict[int, float]) -> float:
+        return sum(cpu - start.get(pid, 0.0) for pid, cpu in end.items())
+
+    def peak_by_kind(self) -> dict[str, dict]:
+        """{kind: {"processes": n, "peak_rss_mb": max over those processes}}."""
+        out: dict[str, dict] = {}
+        with self._lock:
+            for pid, rss in self.peak_rss.items():
+                k = self.kinds.get(pid, "python")
+                entry = out.setdefault(k, {"processes": 0, "peak_rss_mb": 0.0})
+                entry["processes"] += 1
+                entry["peak_rss_mb"] = round(max(entry["peak_rss_mb"], rss / 2**20), 1)
+        return out
+
+    def rss_by_kind_now(self) -> dict[str, float]:
+        with self._lock:
+            out: dict[str, float] = {}
+            for pid, rss in self.rss_now.items():
+                k = self.kinds.get(pid, "python")
+                out[k] = round(out.get(k, 0.0) + rss / 2**20, 1)
+            return out
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=5)

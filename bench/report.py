@@ -1,0 +1,111 @@
+"""Results JSON -> the markdown tables in docs/benchmarks.md and a PNG plot. `python -m bench.report RESULTS.json`."""
+
+import argparse
+import json
+from pathlib import Path
+
+BEGIN, END = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
+
+
+def _rss(entry: dict) -> str:
+    return ", ".join(f"{k} {v['peak_rss_mb']:.0f}" + (f" (x{v['processes']})" if v["processes"] > 1 else "")
+                     for k, v in sorted(entry.get("peak_rss", {}).items()))
+
+
+def _latency(entry: dict) -> str:
+    lat = entry.get("latency_ms")
+    if not lat or "p50" not in lat:
+        return "-"
+    missing = f", {lat['missing']} missing" if lat.get("missing") else ""
+    return f"{lat['p50']:.0f} / {lat['p95']:.0f} / {lat['p99']:.0f}{missing}"
+
+
+def _row(e: dict) -> str:
+    if "error" in e:
+        return f"| {e['label']} | failed: {e['error'].splitlines()[0][:80]} | | | | | | | |"
+    identical = {True: "yes", False: "NO"}.get(e.get("entities_identical"), "-")
+    load = e.get("load_before", [0])[0]
+    return (f"| {e['label']} | {e['docs_per_s']:.1f} | {e.get('tokens_per_s', 0):,} "
+            f"| {e.get('ratio_to_ceiling', 0):.2f} "
+            f"| {e['drain_seconds']:.1f} | {_latency(e)} | {_rss(e)} | {e.get('cpu_s_per_1k_docs', 0):.0f} "
+            f"| {identical} | {load:.1f} |")
+
+
+HEADER = ("| contender | docs/s | tokens/s | x ceiling | drain s | latency p50 / p95 / p99 ms "
+          "| peak RSS MB per process | CPU s / 1k docs | entities = spaCy | load 1m |\n"
+          "|---|---:|---:|---:|---:|---|---|---:|---|---:|")
+
+
+def table(out: dict) -> str:
+    meta = out["meta"]
+    rate = next((e["latency_ms"]["rate_docs_per_s"] for e in out["contenders"] if e.get("latency_ms")), None)
+    lines = [f"Run: `{meta['command']}` on {meta['date']}, commit {meta['git_commit']}.",
+             f"Machine: {meta['cpu']}, {meta['cores']} cores, {meta['memory_gib']} GiB, {meta['os']}; "
+             f"Python {meta['python']}, {meta['java']}, Kafka {meta['kafka_broker']}; "
+             + ", ".join(f"{k} {v}" for k, v in meta["packages"].items()) + ".",
+             f"Load: `{meta['uptime']}` before, `{meta.get('uptime_after', '?')}` after.",
+             f"Corpus: {meta['docs']} docs, {meta.get('tokens', 0):,} tokens ({meta['corpus']}); "
+             f"fixed rate for latency: {rate} docs/s for {meta['latency_seconds']:.0f} s "
+             f"({meta['load_fraction']:.0%} of this service's drain rate).", "", HEADER]
+    lines += [_row(e) for e in out["contenders"]]
+    if out.get("scaling"):
+        lines += ["", "Scaling of this service (drain only, same corpus):", "", HEADER]
+        lines += [_row(e) for e in out["contenders"] if e.get("name") == "service"]
+        lines += [_row(e) for e in out["scaling"]]
+    return "\n".join(lines) + "\n"
+
+
+def update_markdown(path: Path, out: dict) -> None:
+    """Rewrite only the generated section; the prose around it is kept."""
+    text = path.read_text() if path.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
+    if BEGIN not in text:
+        text += f"\n{BEGIN}\n{END}\n"
+    head, rest = text.split(BEGIN, 1)
+    tail = rest.split(END, 1)[1]
+    path.write_text(f"{head}{BEGIN}\n{table(out)}{END}{tail}")
+
+
+def plot(out: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ok = [e for e in out["contenders"] + out.get("scaling", []) if "docs_per_s" in e]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5), gridspec_kw={"width_ratios": [3, 2]})
+    names = [e["label"].split(" (")[0].replace("service ", "svc ") for e in ok]
+    left.barh(names, [e["docs_per_s"] for e in ok], color=["#888" if e["name"] == "ceiling" else "#1f77b4" for e in ok])
+    left.invert_yaxis()
+    left.set_xlabel("docs/s draining the backlog")
+    left.set_title("Throughput (ceiling = nlp.pipe, no Kafka)")
+    lat = [e for e in ok if e.get("latency_ms", {}).get("p50") is not None]
+    xs = range(len(lat))
+    for offset, key in ((-0.25, "p50"), (0, "p95"), (0.25, "p99")):
+        right.bar([x + offset for x in xs], [e["latency_ms"][key] / 1000 for e in lat], width=0.25, label=key)
+    right.set_xticks(list(xs), [e["label"].split(" (")[0].split(":")[0] for e in lat], rotation=20, ha="right")
+    right.set_yscale("log")
+    right.axhline(1.0, color="red", linestyle="--", linewidth=1, label="1 s target")
+    right.set_ylabel("seconds, producer -> result record (log)")
+    right.set_title("Latency at a fixed rate")
+    right.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(prog="bench.report", description=__doc__)
+    p.add_argument("results", type=Path)
+    p.add_argument("--report", type=Path)
+    p.add_argument("--plot", type=Path)
+    args = p.parse_args()
+    out = json.loads(args.results.read_text())
+    print(table(out))
+    if args.report:
+        update_markdown(args.report, out)
+    if args.plot:
+        plot(out, args.plot)
+
+
+if __name__ == "__main__":
+    main()

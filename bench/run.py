@@ -1,0 +1,150 @@
+"""`python -m bench.run`: every contender on the same corpus and broker, results as JSON (+ markdown and a plot).
+
+Order matters: the ceiling first, then this service, whose drain rate sets the fixed input rate (50%) that every
+other contender is held at for latency.
+"""
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from bench import harness
+from bench.contenders import ceiling, service
+from bench.corpus import corpus_path, load_docs
+from bench.harness import REPO, Spec, say
+from bench.machine import describe
+
+CONTENDERS = ("ceiling", "service", "demo", "consumer", "quix")
+
+
+def contender_args(module: str, workers: int, extra: tuple[str, ...] = ()):
+    def command(bootstrap: str, t: harness.Topics) -> tuple[list[str], dict[str, str]]:
+        return [sys.executable, "-m", f"bench.contenders.{module}", "--bootstrap", bootstrap, "--input", t.input,
+                "--output", t.output, "--group", t.group, "--workers", str(workers), *extra,
+                *(["--checkpoint", str(t.workdir / "checkpoint")] if module == "demo_job" else [])], {}
+    return command
+
+
+def service_spec(name: str, label: str, master: str = "local[2]", partitions: int = 2, min_partitions: int = 0,
+                 overrides: dict[str, str] | None = None) -> Spec:
+    return Spec(name, label, lambda b, t: service.command(b, t, master, min_partitions, overrides), partitions,
+                {"master": master, "min_partitions": min_partitions or "cores", "overrides": overrides or {}})
+
+
+def specs(workers: int) -> dict[str, Spec]:
+    return {
+        "service": service_spec("service", "this service (local[2], 2 partitions)"),
+        "demo": Spec("demo", "original demo (row udf, full pipeline, foreachBatch)",
+                     contender_args("demo_job", workers, ("--master", f"local[{workers}]"))),
+        "consumer": Spec("consumer", f"kafka-python consumer x{workers}", contender_args("consumer", workers)),
+        "quix": Spec("quix", f"Quix Streams x{workers}", contender_args("quix_app", workers)),
+    }
+
+
+SCALING = (  # (name, label, master, partitions, min_partitions): drain only
+    ("service-local1-2p", "service local[1], 2 partitions", "local[1]", 2, 1),
+    ("service-local2-1p", "service local[2], 1 partition, minPartitions=2", "local[2]", 1, 2),
+    ("service-local2-1p-nosplit", "service local[2], 1 partition, minPartitions=1", "local[2]", 1, 1),
+)
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="bench.run", description=__doc__)
+    p.add_argument("--docs", type=int, default=None, help="first N docs of the corpus (default all)")
+    p.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:49192"),
+                   help="[env: KAFKA_BOOTSTRAP_SERVERS]")
+    p.add_argument("--contenders", default=",".join(CONTENDERS), help="comma list of " + ",".join(CONTENDERS))
+    p.add_argument("--latency-seconds", type=float, default=60.0, help="length of the fixed-rate phase")
+    p.add_argument("--load", type=float, default=0.5, help="fixed rate as a fraction of the service's drain rate")
+    p.add_argument("--scaling", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes per contender (cores)")
+    p.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "raw" / "latest.json")
+    p.add_argument("--report", type=Path, default=None, help="markdown file whose results section to rewrite")
+    p.add_argument("--plot", type=Path, default=None, help="PNG plot")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    chosen = [c.strip() for c in args.contenders.split(",") if c.strip()]
+    unknown = set(chosen) - set(CONTENDERS)
+    if unknown:
+        print(f"unknown contender(s): {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    path = corpus_path()
+    docs = load_docs(path, args.docs)
+    command = "python -m bench.run " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    out = {"meta": {**describe(command), "corpus": path.name, "docs": len(docs), "workers": args.workers,
+                    "bootstrap": "local broker (deploy/local/kafka)", "load_fraction": args.load,
+                    "latency_seconds": args.latency_seconds, "service_settings": service.BEST},
+           "contenders": [], "scaling": []}
+    say(f"{len(docs)} docs from {path.name}, contenders {','.join(chosen)}, broker {args.bootstrap}")
+
+    def save() -> None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(out, indent=1) + "\n")
+
+    say("ceiling: nlp.pipe in one process per core (tokens and reference entities come from this run)")
+    ceil = ceiling.run([d["text"] for d in docs], args.workers)
+    tokens, expected = sum(ceil["tokens"]), ceil["entities"]
+    out["meta"]["tokens"] = tokens
+    ceiling_rate = len(docs) / ceil["seconds"]
+    if "ceiling" in chosen:
+        out["contenders"].append({"name": "ceiling", "label": f"ceiling: nlp.pipe x{args.workers}, no Kafka",
+                                  "docs": len(docs), "drain_seconds": round(ceil["seconds"], 2),
+                                  "docs_per_s": round(ceiling_rate, 1), "peak_rss": ceil["peak_rss"],
+                                  "cpu_s_per_1k_docs": round(ceil["cpu_seconds"] / len(docs) * 1000, 1),
+                                  "entities_identical": True, "load_before": list(os.getloadavg())})
+    say(f"ceiling: {ceiling_rate:.1f} docs/s ({tokens / ceil['seconds']:.0f} tokens/s)")
+    save()
+
+    rate = None
+    table = specs(args.workers)
+    for name in [c for c in CONTENDERS if c in chosen and c != "ceiling"]:
+        spec = table[name]
+        try:
+            if name == "service":
+                result = harness.measure(spec, docs, args.bootstrap, rate=None, latency_seconds=args.latency_seconds,
+                                         expected=expected, rate_from_drain=args.load)
+                rate = result.get("latency_ms", {}).get("rate_docs_per_s")
+            else:
+                result = harness.measure(spec, docs, args.bootstrap, rate=rate or args.load * ceiling_rate,
+                                         latency_seconds=args.latency_seconds, expected=expected)
+        except Exception as exc:  # noqa: BLE001 - one failed contender is reported, the others still run
+            say(f"{spec.label}: FAILED: {exc}")
+            result = {"name": name, "label": spec.label, "error": str(exc)[-2000:]}
+        out["contenders"].append(result)
+        save()
+    if args.scaling and "service" in chosen:
+        for name, label, master, partitions, min_partitions in SCALING:
+            spec = service_spec(name, label, master, partitions, min_partitions)
+            try:
+                out["scaling"].append(harness.measure(spec, docs, args.bootstrap, rate=None, latency_seconds=0))
+            except Exception as exc:  # noqa: BLE001
+                say(f"{label}: FAILED: {exc}")
+                out["scaling"].append({"name": name, "label": label, "error": str(exc)[-2000:]})
+            save()
+    for entry in out["contenders"] + out["scaling"]:
+        if "docs_per_s" in entry:
+            entry["tokens_per_s"] = round(tokens / entry["drain_seconds"])
+            entry["ratio_to_ceiling"] = round(entry["docs_per_s"] / ceiling_rate, 3)
+    out["meta"]["uptime_after"] = os.popen("uptime").read().strip()
+    out["meta"]["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    save()
+    say(f"results in {args.out}")
+    from bench import report
+
+    print(report.table(out))
+    if args.report:
+        report.update_markdown(args.report, out)
+    if args.plot:
+        report.plot(out, args.plot)
+    return 0 if all("error" not in e for e in out["contenders"] + out["scaling"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""Smoke test of the benchmark harness: every contender runs on a tiny corpus and reports every figure."""
+
+import json
+
+import pytest
+
+pytest.importorskip("psutil", reason="bench packages missing: make bench-deps")
+pytest.importorskip("quixstreams", reason="bench packages missing: make bench-deps")
+pytest.importorskip("matplotlib", reason="bench packages missing: make bench-deps")
+
+from bench import run  # noqa: E402
+
+FIGURES = ("docs_per_s", "tokens_per_s", "ratio_to_ceiling", "cpu_s_per_1k_docs", "peak_rss")
+
+
+@pytest.mark.timeout(900)
+def test_every_contender_runs_and_reports(kafka_bootstrap, tmp_path):
+    out, md, png = tmp_path / "smoke.json", tmp_path / "benchmarks.md", tmp_path / "benchmarks.png"
+    code = run.main(["--docs", "30", "--latency-seconds", "3", "--no-scaling", "--bootstrap", kafka_bootstrap,
+                     "--out", str(out), "--report", str(md), "--plot", str(png)])
+
+    results = json.loads(out.read_text())
+    by_name = {c["name"]: c for c in results["contenders"]}
+    assert set(by_name) == set(run.CONTENDERS)
+    assert code == 0, [c.get("error") for c in results["contenders"]]
+    for name, entry in by_name.items():
+        assert all(entry.get(f) for f in FIGURES), (name, entry)
+        assert entry["docs"] == 30
+        assert entry["entities_identical"] is True, name  # same pipeline, same entities, whoever runs it
+        if name != "ceiling":
+            assert entry["latency_ms"]["missing"] == 0 and entry["latency_ms"]["p99"] > 0, name
+    assert results["meta"]["packages"]["spacy"] and results["meta"]["cores"]
+    assert "| this service" in md.read_text() and png.stat().st_size > 10_000
