@@ -1,0 +1,98 @@
+"""`python -m bench.soak`: this service at a fixed rate for a long time; does any process's RSS keep growing?
+
+Growth compares the mean RSS of the last tenth of the run with the mean just after warm-up (the first tenth
+is skipped: model loads, JIT and Arrow buffers settle there). Target: under 5% per process kind.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid as uuidlib
+from pathlib import Path
+
+from bench.contenders import service
+from bench.contenders.common import SINGLE_THREAD_ENV
+from bench.corpus import corpus_path, load_docs
+from bench.harness import RAW, REPO, Topics, _stop, say
+from bench.kafka_io import Collector, Sender, create_topics, delete_topics, encode
+from bench.machine import describe
+from bench.procs import TreeSampler
+
+
+def default_rate() -> float:
+    full = REPO / "bench" / "results" / "full.json"
+    if full.exists():
+        for entry in json.loads(full.read_text())["contenders"]:
+            if entry.get("name") == "service" and entry.get("latency_ms"):
+                return float(entry["latency_ms"]["rate_docs_per_s"])
+    return 10.0
+
+
+def growth(samples: list[dict], kind: str) -> float | None:
+    values = [s["rss_mb"].get(kind) for s in samples if s["rss_mb"].get(kind)]
+    if len(values) < 10:
+        return None
+    tenth = max(1, len(values) // 10)
+    start = sum(values[tenth:2 * tenth]) / tenth
+    end = sum(values[-tenth:]) / tenth
+    return round((end - start) / start * 100, 2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="bench.soak", description=__doc__)
+    p.add_argument("--minutes", type=float, default=30.0)
+    p.add_argument("--rate", type=float, default=0.0, help="docs/s (default: the full run's 50%% rate)")
+    p.add_argument("--interval", type=float, default=15.0, help="seconds between RSS samples")
+    p.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:49192"))
+    p.add_argument("--out", type=Path, default=RAW / "soak.json")
+    args = p.parse_args(argv)
+    rate = args.rate or default_rate()
+    docs = load_docs(corpus_path())
+    tag = f"soak-{uuidlib.uuid4().hex[:8]}"
+    topics = Topics(f"bench-in-{tag}", f"bench-out-{tag}", f"bench-dead-{tag}", f"bench-{tag}", RAW / tag)
+    topics.workdir.mkdir(parents=True, exist_ok=True)
+    create_topics(args.bootstrap, [topics.input, topics.dead], [topics.output], 2)
+    command, env = service.command(args.bootstrap, topics)
+    with (RAW / f"{tag}.log").open("w") as log:
+        proc = subprocess.Popen(command, env={**os.environ, **SINGLE_THREAD_ENV, "PYTHONPATH": str(REPO), **env},
+                                cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    sampler, collector = TreeSampler(proc.pid), Collector(args.bootstrap, topics.output)
+    sender = Sender(args.bootstrap, topics.input)
+    sampler.start()
+    collector.start()
+    samples: list[dict] = []
+    sent = 0
+    try:
+        say(f"soak: {args.minutes} min at {rate:.1f} docs/s")
+        ends = time.monotonic() + args.minutes * 60
+        while time.monotonic() < ends and proc.poll() is None:
+            n = int(rate * args.interval)
+            sender.paced([(f"s{sent + i}", encode(f"s{sent + i}", docs[(sent + i) % len(docs)])) for i in range(n)],
+                         rate)
+            sent += n
+            sampler.sample()
+            samples.append({"t": round(time.monotonic() - ends + args.minutes * 60), "sent": sent,
+                            "results": len(collector.seen), "rss_mb": sampler.rss_by_kind_now()})
+            say(f"soak: {samples[-1]}")
+    finally:
+        sender.close()
+        _stop(proc)
+        sampler.stop()
+        collector.stop()
+        delete_topics(args.bootstrap, [topics.input, topics.output, topics.dead])
+    kinds = sorted({k for s in samples for k in s["rss_mb"]})
+    out = {"meta": describe("python -m bench.soak " + " ".join(argv if argv is not None else sys.argv[1:])),
+           "rate_docs_per_s": rate, "minutes": args.minutes, "sent": sent, "results": len(collector.seen),
+           "growth_percent": {k: growth(samples, k) for k in kinds}, "peak_rss": sampler.peak_by_kind(),
+           "samples": samples}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=1) + "\n")
+    say(f"soak: RSS growth % by process kind {out['growth_percent']} (target < 5%)")
+    return 0 if proc.returncode in (0, None, -15) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
