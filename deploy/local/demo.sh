@@ -40,4 +40,8 @@ expected=$(grep -c . "$input")
 echo ">> demo: results from topic ${RESULT_TOPIC:-result} (waiting for $expected):"
 "$python" "${tool[@]}" consume --topic "${RESULT_TOPIC:-result}" --start-offsets "$from" \
     --count "$expected" --timeout "${DEMO_TIMEOUT:-300}"
+# Stop only once the job has finished (and committed) the batch: stopping mid-batch is safe (the checkpoint
+# re-runs it) but would send these results again on the next start.
+"$python" "${tool[@]}" wait-committed --topic "${INPUT_TOPIC:-input}" --group "${KAFKA_CONSUMER_GROUP:-ner-service}" \
+    --timeout 60 || echo ">> demo: the job has not committed its last batch yet; it will re-run it on its next start"
 echo ">> demo: done; stopping what the demo started"

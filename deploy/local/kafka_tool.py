@@ -2,6 +2,7 @@
 
   python deploy/local/kafka_tool.py produce --topic input FILE
   python deploy/local/kafka_tool.py consume --topic result [--count N] [--timeout S] [--from-beginning]
+  python deploy/local/kafka_tool.py wait-committed --topic input --group ner-service [--timeout S]
 """
 
 import argparse
@@ -75,6 +76,28 @@ def end_offsets(args: argparse.Namespace) -> int:
     return 0
 
 
+def wait_committed(args: argparse.Namespace) -> int:
+    """Wait until a consumer group has committed the topic's end offsets (the job finished its last batch)."""
+    from kafka import KafkaAdminClient
+
+    consumer = KafkaConsumer(bootstrap_servers=args.bootstrap.split(","))
+    admin = KafkaAdminClient(bootstrap_servers=args.bootstrap.split(","))
+    partitions = [TopicPartition(args.topic, p) for p in sorted(consumer.partitions_for_topic(args.topic) or [])]
+    ends = consumer.end_offsets(partitions)
+    deadline = time.monotonic() + args.timeout
+    try:
+        while time.monotonic() < deadline:
+            committed = admin.list_group_offsets({args.group: None}).get(args.group, {})
+            if all(tp in committed and committed[tp].offset >= end for tp, end in ends.items()):
+                return 0
+            time.sleep(0.5)
+    finally:
+        consumer.close()
+        admin.close()
+    print(f"group {args.group} did not commit {args.topic}'s end offsets within {args.timeout:.0f} s", file=sys.stderr)
+    return 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bootstrap", default="localhost:9092")
@@ -90,8 +113,13 @@ def main() -> int:
     c.add_argument("--start-offsets", default="", help='JSON {"partition": offset} to start from')
     e = sub.add_parser("end-offsets")
     e.add_argument("--topic", required=True)
+    w = sub.add_parser("wait-committed")
+    w.add_argument("--topic", required=True)
+    w.add_argument("--group", required=True)
+    w.add_argument("--timeout", type=float, default=60.0)
     args = parser.parse_args()
-    return {"produce": produce, "consume": consume, "end-offsets": end_offsets}[args.cmd](args)
+    commands = {"produce": produce, "consume": consume, "end-offsets": end_offsets, "wait-committed": wait_committed}
+    return commands[args.cmd](args)
 
 
 if __name__ == "__main__":
