@@ -15,7 +15,7 @@ include deploy/local/kafka/kafka.mk
 -include deploy/docker.mk
 -include bench/bench.mk
 
-.PHONY: help venv lint test test-unit clean
+.PHONY: help venv lint test test-unit test-reliability clean
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_.-]+:.*## ' $(MAKEFILE_LIST) | sort -u | awk -F':.*## ' '{printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}'
 
@@ -43,6 +43,9 @@ test: venv kafka-jars monitoring-tools ## Run every test; starts and stops the l
 
 test-unit: venv ## Run the tests that need no broker
 	$(TOX) -e unit
+
+test-reliability: venv kafka-jars monitoring-tools ## Run the fault tests at full size (20,000 messages, 5 kill -9, ...; slow)
+	$(TOX) -e reliability
 
 clean: down ## Stop everything and remove local state (.local/, .tox/)
 	rm -rf $(LOCAL) .tox
