@@ -120,10 +120,12 @@ def measure(spec: Spec, docs: list[dict], bootstrap: str, *, rate: float | None,
         result = {"name": spec.name, "label": spec.label, "partitions": spec.partitions, **spec.info,
                   "docs": len(docs), "drain_seconds": round(seconds, 2), "docs_per_s": round(len(docs) / seconds, 1),
                   "cpu_s_per_1k_docs": round(sampler.cpu_between(cpu0, cpu1) / len(docs) * 1000, 1),
+                  "cpu_s_per_1k_docs_by_kind": {k: round(v / len(docs) * 1000, 1)
+                                                for k, v in sampler.cpu_by_kind(cpu0, cpu1).items()},
                   "load_before": [round(x, 2) for x in load_before]}
         if expected is not None:
             entities = [json.loads(got[k][1])["entities"] for k, _ in drain]
-            result["entities_identical"] = sum(a == b for a, b in zip(entities, expected, strict=True)) == len(docs)
+            result["entities_differ"] = sum(a != b for a, b in zip(entities, expected, strict=True))
         say(f"{spec.label}: drained {len(docs)} docs in {seconds:.1f}s = {result['docs_per_s']} docs/s")
 
         if rate_from_drain:

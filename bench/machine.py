@@ -44,6 +44,9 @@ def describe(command: str) -> dict:
     return {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "command": command,
         "git_commit": _run(["git", "rev-parse", "--short", "HEAD"]),
+        # Others may be editing the checkout while it runs: say whether app/ differed from the commit.
+        "app_uncommitted_files": [line.split(maxsplit=1)[-1]
+                                  for line in _run(["git", "status", "--porcelain", "app"]).splitlines()],
         "cpu": _cpu_model(), "cores": os.cpu_count(), "memory_gib": round(mem, 1),
         "os": f"{platform.system()} {platform.release()}", "python": platform.python_version(),
         "java": _run(["java", "-version"]).splitlines()[0] if _run(["java", "-version"]) else "unknown",

@@ -46,9 +46,11 @@ class TreeSampler(threading.Thread):
                     times = p.cpu_times()
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
+            what = kind(p)  # every time: spark-submit starts as a shell script and becomes the JVM
+            if what == "gone":
+                continue
             with self._lock:
-                if p.pid not in self.kinds:
-                    self.kinds[p.pid] = kind(p)
+                self.kinds[p.pid] = what
                 self.peak_rss[p.pid] = max(rss, self.peak_rss.get(p.pid, 0))
                 self.cpu[p.pid] = times.user + times.system
             now[p.pid] = rss
@@ -68,6 +70,15 @@ class TreeSampler(threading.Thread):
     @staticmethod
     def cpu_between(start: dict[int, float], end: dict[int, float]) -> float:
         return sum(cpu - start.get(pid, 0.0) for pid, cpu in end.items())
+
+    def cpu_by_kind(self, start: dict[int, float], end: dict[int, float]) -> dict[str, float]:
+        """CPU seconds between two marks per process kind: where the time goes (JVM, Python workers, driver)."""
+        out: dict[str, float] = {}
+        with self._lock:
+            for pid, cpu in end.items():
+                k = self.kinds.get(pid, "python")
+                out[k] = out.get(k, 0.0) + cpu - start.get(pid, 0.0)
+        return out
 
     def peak_by_kind(self) -> dict[str, dict]:
         """{kind: {"processes": n, "peak_rss_mb": max over those processes}}."""

@@ -23,7 +23,8 @@ def _latency(entry: dict) -> str:
 def _row(e: dict) -> str:
     if "error" in e:
         return f"| {e['label']} | failed: {e['error'].splitlines()[0][:80]} | | | | | | | |"
-    identical = {True: "yes", False: "NO"}.get(e.get("entities_identical"), "-")
+    differ = e.get("entities_differ")
+    identical = "-" if differ is None else ("yes" if differ == 0 else f"{differ} docs differ")
     load = e.get("load_before", [0])[0]
     return (f"| {e['label']} | {e['docs_per_s']:.1f} | {e.get('tokens_per_s', 0):,} "
             f"| {e.get('ratio_to_ceiling', 0):.2f} "

@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
                                   "docs": len(docs), "drain_seconds": round(ceil["seconds"], 2),
                                   "docs_per_s": round(ceiling_rate, 1), "peak_rss": ceil["peak_rss"],
                                   "cpu_s_per_1k_docs": round(ceil["cpu_seconds"] / len(docs) * 1000, 1),
-                                  "entities_identical": True, "load_before": list(os.getloadavg())})
+                                  "entities_differ": 0, "load_before": list(os.getloadavg())})
     say(f"ceiling: {ceiling_rate:.1f} docs/s ({tokens / ceil['seconds']:.0f} tokens/s)")
     save()
 
