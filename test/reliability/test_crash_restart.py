@@ -1,0 +1,97 @@
+"""kill -9 the driver (or its JVM) at random moments, restart from the same checkpoint: nothing lost, duplicates
+bounded by one micro-batch per crash, and every result identical to a clean run of the same NER functions."""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import random
+import time
+
+import pytest
+
+from app.ner import extract_entities
+from test.fixtures.kafka import produce
+from test.reliability.broker import Tail
+from test.reliability.conftest import keyed_records
+from test.test_run import job_env
+
+pytestmark = pytest.mark.reliability
+
+
+def run_crashes(corpus, nlp, kafka_bootstrap, kafka_topics, jobs, tmp_path, n: int, crashes: int, per_batch: int):
+    seed = int(os.environ.get("RELIABILITY_SEED", time.time_ns() % 100_000))
+    rng = random.Random(seed)
+    records = keyed_records(corpus, n)
+    for i in range(0, n, 50):  # 2% bad input: those uuids must reach the dead-letter topic, keyed by uuid
+        records[i] = (records[i][0], b'{"uuid": "' + records[i][0] + b'", "text": ')
+    topics = (kafka_topics("input", 2), kafka_topics("result", 2), kafka_topics("dead", 1))
+    produce(kafka_bootstrap, topics[0], records)
+    env = job_env(kafka_bootstrap, topics, tmp_path / "ckpt", MAX_OFFSETS_PER_TRIGGER=str(per_batch),
+                  TRIGGER_INTERVAL="0 seconds")
+    tail = Tail(kafka_bootstrap, topics[1], topics[2])
+    duplicates_after = []
+    for crash in range(crashes):
+        job = jobs(env, f"run-{crash}")
+        before = tail.poll(0)
+        # Kill mid-stream: once this run has written something, after a random further delay.
+        tail.wait_until(lambda b=before: tail.poll(0) > b, 300, f"run {crash} writes output",
+                        still_ok=lambda j=job: _assert_running(j))
+        time.sleep(rng.uniform(0.0, 3.0))
+        target = job.pid if crash % 2 == 0 else job.jvm_pid()  # the Python driver, or the JVM under it
+        assert target is not None and job.running(), job.log()
+        orphans = job.kill9(target)
+        assert not orphans, f"processes left after kill -9 of {target}: {orphans}"
+        tail.poll(2)
+        duplicates_after.append(len(tail.uuids()) - len(set(tail.uuids())))
+        assert len(set(tail.uuids())) < n, "the stream ended before the crash: use more messages"
+
+    # The last run drains the rest in one go: the replayed batch keeps its logged offsets whatever the limit.
+    final = jobs({**env, "TRIGGER_INTERVAL": "available-now", "MAX_OFFSETS_PER_TRIGGER": "0"}, "final")
+    assert final.proc.wait(timeout=900) == 0, final.log()
+    expected = {k.decode() for k, _ in records}
+    tail.wait_until(lambda: set(tail.uuids()) >= expected, 120, "every uuid in result or dead-letter")
+    tail.poll(2)
+    uuids = tail.uuids()
+    tail.close()
+
+    lost = expected - set(uuids)
+    duplicates = len(uuids) - len(set(uuids))
+    # What each restart added: the duplicates seen at the next kill (or at the end) minus those seen at its own.
+    per_crash = [b - a for a, b in zip(duplicates_after, [*duplicates_after[1:], duplicates], strict=True)]
+    print(f"\nRELIABILITY crash-restart: messages={n} crashes={crashes} maxOffsetsPerTrigger={per_batch} "
+          f"seed={seed} lost={len(lost)} duplicates={duplicates} duplicates_per_restart={per_crash}")
+    assert not lost
+    assert len(uuids) - duplicates == n  # nothing extra either
+    assert duplicates_after[0] == 0 and all(d <= per_batch for d in per_crash), per_crash
+    assert duplicates <= crashes * per_batch
+
+    texts = {k.decode(): json.loads(v)["text"] for k, v in records if v.endswith(b"}")}
+    distinct = sorted(set(texts.values()))
+    reference = dict(zip(distinct, extract_entities(nlp, distinct), strict=True))
+    by_uuid = collections.defaultdict(list)
+    for r in tail.results:
+        by_uuid[r["value"]["uuid"]].append(r["value"]["entities"])
+    assert set(by_uuid) == set(texts)
+    for uuid, copies in by_uuid.items():
+        want = [e.__dict__ for e in reference[texts[uuid]]]
+        assert all(c == want for c in copies), uuid  # a replayed batch gives the same entities
+    assert {d["key"].decode() for d in tail.dead_letters} == expected - set(texts)
+    assert {d["value"]["reason"] for d in tail.dead_letters} == {"invalid_json"}
+
+
+def _assert_running(job):
+    assert job.running(), job.log()
+
+
+@pytest.mark.timeout(900)
+def test_crash_and_restart_loses_nothing(corpus, nlp, kafka_bootstrap, kafka_topics, jobs, tmp_path):
+    run_crashes(corpus, nlp, kafka_bootstrap, kafka_topics, jobs, tmp_path, n=2_000, crashes=2, per_batch=100)
+
+
+@pytest.mark.slow
+@pytest.mark.reliability_full
+@pytest.mark.timeout(3600)
+def test_crash_and_restart_loses_nothing_full(corpus, nlp, kafka_bootstrap, kafka_topics, jobs, tmp_path):
+    run_crashes(corpus, nlp, kafka_bootstrap, kafka_topics, jobs, tmp_path, n=20_000, crashes=5, per_batch=500)
