@@ -1,7 +1,8 @@
 """Entry point: wire settings, Spark, the streaming query and the side workers; no logic lives here.
 
-`python -m app.run` or `spark-submit app/run.py`. Exit code 0 on a clean stop, 1 if the query failed,
-2 on bad settings.
+`python -m app.run` or `spark-submit app/run.py` streams; `--mode batch --input PATH --output DIR` annotates files
+with the same transform (app/batch.py). Exit code 0 on a clean stop, 1 if the query or batch failed, 2 on bad
+settings or arguments.
 """
 
 import argparse
@@ -15,6 +16,7 @@ from dataclasses import fields
 if __package__ in (None, ""):  # spark-submit app/run.py: make the `app` package importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from app import batch
 from app.pipeline import build_query
 from app.utils import logging_setup
 from app.utils.kafka_options import kafka_python_config
@@ -22,6 +24,7 @@ from app.utils.lifecycle import ProgressListener, StopSignal, wait_for
 from app.utils.metrics import AppMetrics
 from app.utils.metrics_push import MetricsPusher, SparkMetricsCollector, pushgateway, spark_metrics_urls
 from app.utils.offsets import OffsetsCommitter, kafka_commit, snapshot_from_progress
+from app.utils.preflight import kafka_ready
 from app.utils.settings import Settings, SettingsError
 from app.utils.spark_session import get_or_create
 
@@ -35,11 +38,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="app.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="settings [env: VAR] (file app/config/<APP_ENV>.toml, overridden by the environment):\n"
         + "\n".join(lines))
-    return parser.parse_args(argv)
+    parser.add_argument("--mode", choices=("stream", "batch"), default="stream", help="default: stream")
+    parser.add_argument("--input", help="batch: JSON Lines or Parquet file(s), local or s3a://")
+    parser.add_argument("--output", help="batch: directory for result/ and dead-letter/")
+    parser.add_argument("--input-format", choices=("json", "jsonl", "parquet"), help="batch: default from --input")
+    parser.add_argument("--output-format", choices=("json", "parquet"), help="batch: default the input's format")
+    args = parser.parse_args(argv)
+    if args.mode == "batch":
+        if not (args.input and args.output):
+            parser.error("--mode batch needs --input and --output")
+        try:
+            batch.input_format(args.input, args.input_format)
+        except ValueError as exc:
+            parser.error(str(exc))
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
-    parse_args(argv)
+    args = parse_args(argv)
     try:
         settings = Settings.load(os.environ)
     except SettingsError as exc:
@@ -47,6 +63,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging_setup.configure(settings.log_level)
     log.info("effective settings: %s", settings.describe())
+    if args.mode == "batch":
+        return batch.main(settings, args.input, args.output, args.input_format, args.output_format)
+    return stream(settings)
+
+
+def stream(settings: Settings) -> int:
+    """Run the streaming query with its side workers until it stops or fails."""
+    if not kafka_ready(settings):
+        return 1
     metrics = AppMetrics()
     committer = OffsetsCommitter(
         settings.consumer_group, kafka_commit(kafka_python_config(settings)),
