@@ -26,6 +26,7 @@ image="localhost/$IMAGE_NAME:$IMAGE_TAG"
 run_id="imgtest-$(date +%s)-$$"
 containers=()
 broker_started=
+passed=
 t0=$SECONDS
 
 step() { printf '\n== [%4ds] %s\n' "$((SECONDS - t0))" "$*" >&2; }
@@ -34,8 +35,9 @@ container() { local c; c=$("${BUILDAH[@]}" from --pull-never "$1"); containers+=
 cleanup() {
   local c
   for c in "${containers[@]}"; do "${BUILDAH[@]}" rm "$c" >/dev/null 2>&1 || true; done
-  # The step cache is many GB of vfs layers: keep the tagged images, drop the rest.
-  "${BUILDAH[@]}" rmi --prune >/dev/null 2>&1 || true
+  # The step cache is many GB of vfs layers: after a pass keep only the tagged images; after a failure keep it,
+  # so the rerun starts where this one stopped (`buildah --storage-driver vfs rmi --prune` drops it by hand).
+  if [[ -n $passed ]]; then "${BUILDAH[@]}" rmi --prune >/dev/null 2>&1 || true; fi
   if [[ -n $broker_started ]]; then bash deploy/local/kafka/kafka.sh stop || true; fi
 }
 trap cleanup EXIT
@@ -61,8 +63,10 @@ local_ctr=$(container "$image")
 
 step "unit tests inside the test image"
 test_ctr=$(container "localhost/$IMAGE_NAME:$IMAGE_TAG-test")
-"${RUN[@]}" --workingdir /src -e BENCH_DATA=/src/deploy/local/input.json "$test_ctr" -- \
-  python -m pytest -m "not integration" -p no:cacheprovider -q
+corpus=/src/.local/image/context/bench.jsonl
+"${RUN[@]}" "$test_ctr" -- test -f "$corpus" || corpus=/src/deploy/local/input.json
+"${RUN[@]}" --workingdir /src -e BENCH_DATA="$corpus" "$test_ctr" -- \
+  python deploy/image/tox-commands.py unit -p no:cacheprovider -q -m "not integration and not reliability"
 
 step "smoke run: broker on $KAFKA_HOST:$KAFKA_PORT, deploy/local/input.json through the app in the image"
 broker_started=1
@@ -89,7 +93,7 @@ got=$(grep -c '^--- ' <<<"$out")
 echo "smoke: $got of $expected results came back"
 bash deploy/local/kafka/kafka.sh stop && broker_started=
 
-if [[ -n ${SKIP_DATABRICKS:-} ]]; then step "done (databricks image skipped)"; exit 0; fi
+if [[ -n ${SKIP_DATABRICKS:-} ]]; then passed=1; step "done (databricks image skipped)"; exit 0; fi
 
 step "build the databricks image on $DATABRICKS_STANDIN_IMAGE"
 IMAGE_BUILDER=buildah BUILD_TARGET=databricks IMAGE_TAG="$IMAGE_TAG-databricks" \
@@ -106,4 +110,5 @@ dbr_ctr=$(container "localhost/$IMAGE_NAME:$IMAGE_TAG-databricks")
   if /databricks/python3/bin/python -c "import pyspark" 2>/dev/null; then echo "pyspark imports"; exit 1; fi
   echo "no pyspark: ok"'
 
+passed=1
 step "all image tests passed"
