@@ -1,0 +1,166 @@
+"""Kafka client security end to end: the job over a SCRAM-SHA-512 listener and a SASL_SSL (PLAIN, TLS with a PEM
+CA) listener, the offsets committer included; a wrong password fails fast and clearly; secrets never leak into
+logs, Spark event logs (progress, environment) or the checkpoint."""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic, UserScramCredentialUpsertion
+
+from test.fixtures.kafka import produce
+from test.reliability.broker import OwnBroker, Tail
+from test.reliability.conftest import keyed_records
+from test.test_run import committed, end_offsets, job_env
+
+pytestmark = pytest.mark.reliability
+PORT = 49296  # PLAINTEXT (the script's readiness check, admin), +1 controller, +2 SASL_PLAINTEXT, +3 SASL_SSL
+
+
+@dataclass(frozen=True)
+class SecureBroker:
+    broker: OwnBroker
+    ca_file: Path
+    scram_password: str
+    plain_password: str
+
+
+def make_certificates(directory: Path) -> tuple[Path, Path]:
+    """A throwaway CA and a broker certificate for 127.0.0.1; the broker's key and chain in one PEM file."""
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True, timeout=60)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+            "-subj", "/CN=reliability-test-ca")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "broker.key", "-out", "broker.csr",
+            "-subj", "/CN=127.0.0.1")
+    (directory / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    openssl("x509", "-req", "-in", "broker.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "broker.crt", "-days", "2", "-extfile", "san.ext")
+    keystore = directory / "broker-keystore.pem"
+    keystore.write_text((directory / "broker.key").read_text() + (directory / "broker.crt").read_text())
+    return directory / "ca.pem", keystore
+
+
+@pytest.fixture(scope="module")
+def secure_broker(tmp_path_factory) -> Iterator[SecureBroker]:
+    directory = tmp_path_factory.mktemp("secure-broker")
+    ca_file, keystore = make_certificates(directory)
+    scram_password, plain_password = f"scram-{secrets.token_hex(8)}", f"plain-{secrets.token_hex(8)}"
+    extra = directory / "extra.properties"
+    extra.write_text(f"""
+listeners=PLAINTEXT://127.0.0.1:{PORT},CONTROLLER://127.0.0.1:{PORT + 1},SASL_PLAINTEXT://127.0.0.1:{PORT + 2},\
+SASL_SSL://127.0.0.1:{PORT + 3}
+advertised.listeners=PLAINTEXT://127.0.0.1:{PORT},SASL_PLAINTEXT://127.0.0.1:{PORT + 2},SASL_SSL://127.0.0.1:{PORT + 3}
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL
+sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN
+listener.name.sasl_plaintext.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=\
+org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_ssl.plain.sasl.jaas.config=\
+org.apache.kafka.common.security.plain.PlainLoginModule required user_svc-plain="{plain_password}";
+listener.name.sasl_ssl.ssl.keystore.type=PEM
+listener.name.sasl_ssl.ssl.keystore.location={keystore}
+""")
+    broker = OwnBroker(PORT, ".local/rel-security", extra_properties=extra).fresh()
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+        try:
+            errors = admin.alter_user_scram_credentials(
+                [UserScramCredentialUpsertion("svc-scram", "SCRAM-SHA-512", scram_password)])
+            assert not any(errors.values()), errors
+        finally:
+            admin.close()
+        yield SecureBroker(broker, ca_file, scram_password, plain_password)
+    finally:
+        broker.stop()
+
+
+def listener_env(secure: SecureBroker, protocol: str, wrong_password: bool = False) -> dict[str, str]:
+    if protocol == "SASL_PLAINTEXT":
+        password = secure.scram_password
+        env = {"KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{PORT + 2}", "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+               "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512", "KAFKA_SASL_USERNAME": "svc-scram"}
+    else:
+        password = secure.plain_password
+        env = {"KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{PORT + 3}", "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+               "KAFKA_SASL_MECHANISM": "PLAIN", "KAFKA_SASL_USERNAME": "svc-plain",
+               "KAFKA_SSL_CA_LOCATION": str(secure.ca_file)}
+    env["KAFKA_SASL_PASSWORD"] = password[::-1] if wrong_password else password
+    return env
+
+
+def create_topics(bootstrap: str, name: str) -> tuple[str, str, str]:
+    topics = (f"{name}-in", f"{name}-result", f"{name}-dead")
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.create_topics([NewTopic(t, 1, 1) for t in topics])
+    finally:
+        admin.close()
+    return topics
+
+
+def files_containing(root: Path, needles: list[str]) -> list[str]:
+    found = []
+    for path in root.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            found += [f"{path.relative_to(root)}: {n[:6]}..." for n in needles if n.encode() in data]
+    return found
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("protocol", ["SASL_PLAINTEXT", "SASL_SSL"])
+def test_job_over_a_secured_listener_leaks_no_secret(secure_broker, protocol, corpus, jobs, tmp_path):
+    plain = secure_broker.broker.bootstrap
+    topics = create_topics(plain, f"secure-{protocol.lower().replace('_', '-')}-{secrets.token_hex(4)}")
+    records = keyed_records(corpus, 200, prefix=protocol.lower())
+    produce(plain, topics[0], records)
+    security = listener_env(secure_broker, protocol)
+    env = job_env(security["KAFKA_BOOTSTRAP_SERVERS"], topics, tmp_path / "ckpt", TRIGGER_INTERVAL="available-now",
+                  **{k: v for k, v in security.items() if k != "KAFKA_BOOTSTRAP_SERVERS"})
+    events = tmp_path / "spark-events"
+    events.mkdir()
+    # Spark's event log holds the environment (the UI's config page) and every progress event.
+    # Uncompressed (Spark 4 compresses it by default), or the search below would find nothing in it.
+    env["PYSPARK_SUBMIT_ARGS"] = (f"--conf spark.eventLog.enabled=true --conf spark.eventLog.dir=file://{events} "
+                                  "--conf spark.eventLog.compress=false pyspark-shell")
+    job = jobs(env)
+    assert job.proc.wait(timeout=600) == 0, job.log()
+    event_log = "".join(p.read_text(errors="replace") for p in events.rglob("*") if p.is_file())
+    assert "SparkListenerEnvironmentUpdate" in event_log and "QueryProgressEvent" in event_log
+
+    tail = Tail(plain, topics[1], topics[2])
+    tail.wait_until(lambda: tail.poll(0) >= len(records), 60, "every result")
+    tail.close()
+    assert set(tail.uuids()) == {k.decode() for k, _ in records}
+    # The offsets committer authenticated too: the group holds the topic's end.
+    assert committed(plain, env["KAFKA_CONSUMER_GROUP"]) == end_offsets(plain, topics[0], 1)
+    leaks = files_containing(tmp_path, [secure_broker.scram_password, secure_broker.plain_password])
+    print(f"\nRELIABILITY security {protocol}: messages={len(records)} lost=0 "
+          f"files_checked={sum(1 for p in tmp_path.rglob('*') if p.is_file())} leaks={len(leaks)}")
+    assert not leaks, leaks
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("protocol", ["SASL_PLAINTEXT", "SASL_SSL"])
+def test_wrong_password_fails_fast_with_a_clear_message(secure_broker, protocol, jobs, tmp_path):
+    topics = create_topics(secure_broker.broker.bootstrap, f"wrong-pw-{secrets.token_hex(4)}")
+    security = listener_env(secure_broker, protocol, wrong_password=True)
+    env = job_env(security["KAFKA_BOOTSTRAP_SERVERS"], topics, tmp_path / "ckpt",
+                  **{k: v for k, v in security.items() if k != "KAFKA_BOOTSTRAP_SERVERS"})
+    job = jobs(env)
+    assert job.proc.wait(timeout=120) == 1, job.log()
+    log = job.log_path.read_text(errors="replace")
+    assert "start-up check failed" in log, log[-3000:]
+    assert f"KAFKA_SASL_USERNAME={security['KAFKA_SASL_USERNAME']}" in log
+    assert "KAFKA_BOOTSTRAP_SERVERS=" + security["KAFKA_BOOTSTRAP_SERVERS"] in log
+    assert security["KAFKA_SASL_PASSWORD"] not in log
+    assert "started SparkSession" not in log  # it failed before Spark
