@@ -1,7 +1,9 @@
 """The SparkSession: the active one when a runtime provides it (Databricks), else a local one we configure."""
 
+import atexit
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import zipfile
@@ -80,7 +82,9 @@ def get_or_create(s: Settings) -> SparkSession:
     if is_local(s.spark_master):
         builder = builder.config("spark.executorEnv.PYTHONPATH", python_path)
     else:
-        archive = package_zip(Path(tempfile.mkdtemp(prefix="ner-app-")))
+        workdir = tempfile.mkdtemp(prefix="ner-app-")
+        atexit.register(shutil.rmtree, workdir, True)  # after Spark has stopped: the driver serves it until then
+        archive = package_zip(Path(workdir))
         builder = builder.config("spark.submit.pyFiles", str(archive))
     # pyspark picks the workers' interpreter from PYSPARK_PYTHON when the context starts, and local-mode
     # workers inherit the driver's environment: process plumbing, not settings.
