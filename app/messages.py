@@ -22,6 +22,7 @@ class Reason(StrEnum):
     INVALID_LANG = "invalid_lang"
     UNSUPPORTED_LANG = "unsupported_lang"
     INFERENCE_ERROR = "inference_error"
+    RESULT_TOO_LARGE = "result_too_large"
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,9 @@ class Limits:
 
     max_text_length: int
     supported_langs: frozenset[str]
+    # A result must fit in one Kafka record (1 MiB by default, producer and broker); one that did not would fail
+    # its micro-batch on every restart. ~75 bytes of JSON per entity: about 13,000 entities.
+    max_result_bytes: int = 1_000_000
 
 
 def _required_string(obj: dict, field: str, missing: Reason, invalid: Reason) -> str | Rejection:
@@ -51,6 +55,12 @@ def _required_string(obj: dict, field: str, missing: Reason, invalid: Reason) ->
     value = obj[field]
     if not isinstance(value, str):
         return Rejection(invalid, f"field {field!r} must be a string, got {type(value).__name__}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        # A "\\ud800" escape is valid JSON but not Unicode: Arrow cannot send it back to Spark, so one such
+        # message would fail its micro-batch on every restart.
+        return Rejection(invalid, f"field {field!r} has a lone surrogate at character {exc.start}")
     return value
 
 

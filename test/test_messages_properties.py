@@ -14,7 +14,9 @@ json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=F
 json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=4)
                            | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
 # Objects that often look right: the three fields present or not, each of any JSON type, plus noise keys.
-field_value = st.sampled_from(["en", "de", "fr", "", "  "]) | st.text(max_size=250) | json_values
+# Lone surrogates ("\\ud800" escapes) are valid JSON but not Unicode: Arrow cannot encode them to UTF-8.
+surrogate_text = st.text(st.characters(categories=["Cs", "Lu", "Ll", "Zs"]), min_size=1, max_size=20)
+field_value = st.sampled_from(["en", "de", "fr", "", "  "]) | st.text(max_size=250) | surrogate_text | json_values
 messages = st.fixed_dictionaries({}, optional={f: field_value for f in FIELDS}) | st.dictionaries(
     st.sampled_from([*FIELDS, "x"]) | st.text(max_size=5), json_values, max_size=5)
 
@@ -25,6 +27,8 @@ def check(result: Message | Rejection) -> None:
         assert isinstance(result.uuid, str) and result.uuid.strip()
         assert isinstance(result.text, str) and result.text.strip() and len(result.text) <= LIMITS.max_text_length
         assert result.lang in LIMITS.supported_langs
+        for value in (result.uuid, result.text, result.lang):
+            value.encode("utf-8")  # what the Arrow batch back to Spark needs
     else:
         assert isinstance(result.reason, Reason) and isinstance(result.detail, str) and result.detail
 
@@ -44,13 +48,24 @@ def test_any_json_document_never_raises(document):
         assert isinstance(result, Rejection) and result.reason == Reason.NOT_AN_OBJECT
 
 
+def _unicode(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 @settings(max_examples=1000)
 @given(messages)
 def test_object_shapes_give_a_message_exactly_when_valid(obj):
-    result = parse_message(json.dumps(obj, ensure_ascii=False).encode(), LIMITS)
+    raw = json.dumps(obj, ensure_ascii=False)
+    result = parse_message(raw.encode() if _unicode(raw) else json.dumps(obj).encode(), LIMITS)  # "\\ud800" escapes
     check(result)
-    valid = (isinstance(obj.get("uuid"), str) and obj["uuid"].strip() and isinstance(obj.get("text"), str)
-             and obj["text"].strip() and len(obj["text"]) <= LIMITS.max_text_length and obj.get("lang") in ("en", "de"))
+    valid = (_unicode(obj.get("uuid")) and obj["uuid"].strip() and _unicode(obj.get("text")) and obj["text"].strip()
+             and len(obj["text"]) <= LIMITS.max_text_length and obj.get("lang") in ("en", "de"))
     assert isinstance(result, Message) == bool(valid)
     if valid:
         assert result == Message(obj["uuid"], obj["text"], obj["lang"])
@@ -70,3 +85,12 @@ def test_bytes_after_valid_json_are_invalid_json(junk):
     check(result)
     if junk.strip(b" \t\n\r"):
         assert isinstance(result, Rejection) and result.reason in (Reason.INVALID_JSON, Reason.INVALID_UTF8)
+
+
+def test_lone_surrogates_are_rejected_not_passed_to_arrow():
+    for field, reason in (("uuid", Reason.INVALID_UUID), ("text", Reason.INVALID_TEXT)):
+        obj = {"uuid": "u", "text": "Paris", "lang": "en", field: "Paris \ud800 London"}
+        result = parse_message(json.dumps(obj).encode(), LIMITS)
+        assert isinstance(result, Rejection) and result.reason == reason, field
+    assert isinstance(parse_message(json.dumps({"uuid": "u", "text": "Paris \U0001F600", "lang": "en"}).encode(),
+                                    LIMITS), Message)  # a proper pair (an emoji) is fine
