@@ -1,5 +1,6 @@
 """The NER pandas UDF: validates raw Kafka values and runs spaCy, once-loaded per Python worker."""
 
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,12 +40,22 @@ def _pipeline(config: InferenceConfig) -> tuple[Language, float | None]:
     return _PIPELINES[key], time.perf_counter() - started
 
 
-def _row(parsed: Message | Rejection, outcome: list[Entity] | InferenceError | None) -> dict[str, Any]:
+def result_bytes(uuid: str, entities: list[Entity]) -> int:
+    """The Kafka record's size, near enough: the entities' JSON, the uuid (in the key and the value), the rest."""
+    entities_json = json.dumps([e.__dict__ for e in entities], ensure_ascii=False, separators=(",", ":"))
+    return 512 + 2 * len(uuid.encode()) + len(entities_json.encode(errors="replace"))
+
+
+def _row(parsed: Message | Rejection, outcome: list[Entity] | InferenceError | None,
+         max_result_bytes: int) -> dict[str, Any]:
     if isinstance(parsed, Rejection):
         return {"uuid": None, "lang": None, "entities": None, "reason": str(parsed.reason), "detail": parsed.detail}
     if isinstance(outcome, InferenceError):
         return {"uuid": parsed.uuid, "lang": parsed.lang, "entities": None,
                 "reason": str(Reason.INFERENCE_ERROR), "detail": outcome.detail}
+    if (size := result_bytes(parsed.uuid, outcome or [])) > max_result_bytes:
+        return {"uuid": parsed.uuid, "lang": parsed.lang, "entities": None, "reason": str(Reason.RESULT_TOO_LARGE),
+                "detail": f"{len(outcome or [])} entities make ~{size} bytes of JSON, over {max_result_bytes}"}
     entities = [e.__dict__ for e in outcome or []]
     return {"uuid": parsed.uuid, "lang": parsed.lang, "entities": entities, "reason": None, "detail": None}
 
@@ -57,7 +68,7 @@ def infer_batch(values: pd.Series, nlp: Language, config: InferenceConfig) -> pd
     annotated = extract_entities(nlp, [m.text for m in messages.values()], config.nlp_batch_size)
     elapsed = time.perf_counter() - started
     outcomes: dict[int, list[Entity] | InferenceError] = dict(zip(messages, annotated, strict=True))
-    frame = pd.DataFrame([_row(p, outcomes.get(i)) for i, p in enumerate(parsed)],
+    frame = pd.DataFrame([_row(p, outcomes.get(i), config.limits.max_result_bytes) for i, p in enumerate(parsed)],
                          columns=["uuid", "lang", "entities", "reason", "detail"])
     name, version = model_identity(nlp)
     frame["model_name"] = name

