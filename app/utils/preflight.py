@@ -30,6 +30,21 @@ def _where(s: Settings) -> str:
     return where
 
 
+def _hint(s: Settings) -> str:
+    checks = ["is the broker up and the address right"]
+    if s.kafka_security_protocol.startswith("SASL_"):
+        checks.append("are KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD right for this mechanism")
+    if s.kafka_security_protocol.endswith("SSL"):
+        checks.append("does the broker's certificate match KAFKA_SSL_CA_LOCATION and the host name")
+    return "; ".join(checks) + "?"
+
+
+def _error(exc: BaseException) -> str:
+    """The exception's name and message, once (kafka-python's messages often start with the name already)."""
+    text = str(exc)
+    return text if text.startswith(type(exc).__name__) else f"{type(exc).__name__}: {text}"
+
+
 def check_kafka(s: Settings, timeout_seconds: float = 20.0, admin: AdminFactory = KafkaAdminClient) -> None:
     """Connect and authenticate within the timeout, and find the input, result and dead-letter topics."""
     timeout_ms = int(timeout_seconds * 1000)
@@ -38,14 +53,12 @@ def check_kafka(s: Settings, timeout_seconds: float = 20.0, admin: AdminFactory 
                        **kafka_python_config(s))
     except Exception as exc:
         # The exception names the failure (timeout, authentication, TLS); the settings never carry the password.
-        msg = (f"cannot connect to Kafka within {timeout_seconds:.0f}s with {_where(s)} "
-               f"(check the address, the credentials KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD and the CA): "
-               f"{type(exc).__name__}: {exc}")
+        msg = f"cannot connect to Kafka within {timeout_seconds:.0f}s with {_where(s)} ({_hint(s)}): {_error(exc)}"
         raise PreflightError(msg) from exc
     try:
         existing = set(client.list_topics())
     except Exception as exc:
-        msg = f"connected to Kafka but could not list topics with {_where(s)}: {type(exc).__name__}: {exc}"
+        msg = f"connected to Kafka but could not list topics with {_where(s)}: {_error(exc)}"
         raise PreflightError(msg) from exc
     finally:
         client.close()
