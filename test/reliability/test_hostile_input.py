@@ -1,0 +1,126 @@
+"""Hostile input: every kind of bad, odd or huge message reaches the result or dead-letter topic with the right
+reason, the job stays up, and the Python workers' memory stays bounded."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import pytest
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka.admin import NewTopic
+
+from test.reliability.broker import Tail
+from test.reliability.processes import rss_bytes
+from test.test_run import job_env
+
+pytestmark = pytest.mark.reliability
+MAX_WORKER_RSS = 1536 * 1024 * 1024  # per Python worker; spaCy's small model needs ~400 MB
+
+
+def doc(uuid: str, text: object = "Barack Obama visited Paris.", lang: object = "en", **extra) -> bytes:
+    return json.dumps({"uuid": uuid, "text": text, "lang": lang, **extra}, ensure_ascii=False).encode()
+
+
+# (key, value, headers, expected reason or "ok"); the key names the case and is the dead letter's key.
+CASES = [
+    (b"invalid-json", b'{"uuid": "x", "text": ', [], "invalid_json"),
+    (b"invalid-utf8", b'{"uuid": "x", "text": "\xc3\x28 \xff", "lang": "en"}', [], "invalid_utf8"),
+    (b"null-value", None, [], "null_value"),
+    (None, doc("null-key"), [], "ok"),
+    (b"json-array", b'[{"uuid": "x", "text": "Rome", "lang": "en"}]', [], "not_an_object"),
+    (b"json-number", b"42", [], "not_an_object"),
+    (b"json-string", b'"Rome"', [], "not_an_object"),
+    (b"json-null", b"null", [], "not_an_object"),
+    (b"empty-bytes", b"", [], "invalid_json"),
+    (b"missing-uuid", json.dumps({"text": "Rome", "lang": "en"}).encode(), [], "missing_uuid"),
+    (b"empty-uuid", doc(""), [], "invalid_uuid"),
+    (b"int-uuid", json.dumps({"uuid": 7, "text": "Rome", "lang": "en"}).encode(), [], "invalid_uuid"),
+    (b"missing-text", json.dumps({"uuid": "m", "lang": "en"}).encode(), [], "missing_text"),
+    (b"null-text", doc("n", None), [], "missing_text"),
+    (b"empty-text", doc("e", ""), [], "empty_text"),
+    (b"object-text", doc("o", {"en": "Rome"}), [], "invalid_text"),
+    (b"number-text", doc("n", 3.14), [], "invalid_text"),
+    (b"missing-lang", json.dumps({"uuid": "l", "text": "Rome"}).encode(), [], "missing_lang"),
+    (b"list-lang", doc("l", lang=["en"]), [], "invalid_lang"),
+    (b"unsupported-lang", doc("de", "Angela Merkel wohnt in Berlin.", "de"), [], "unsupported_lang"),
+    (b"surrogate-text", json.dumps({"uuid": "s", "text": "Paris \ud800 London", "lang": "en"}).encode(), [],
+     "invalid_text"),
+    (b"2mb-text", doc("big", "Paris and London. " * 116_000), [], "text_too_long"),
+    (b"text-at-limit", doc("at-limit", ("Barack Obama met Angela Merkel in Berlin. " * 2400)[:100_000]), [], "ok"),
+    (b"control-chars", doc("control", "Barack Obama\x00\x01\x07\x1b[31m visited\r\n\tParis\x7f\u2028 today."), [],
+     "ok"),
+    (b"emoji", doc("emoji", "👋🏽 Barack Obama 🇺🇸 flew to Paris 🎉 with Angela Merkel 👩‍👩‍👧."), [], "ok"),
+    (b"rtl", doc("rtl", "باراك أوباما زار باريس. ברק אובמה ביקר בפריז. Barack Obama visited Paris."), [], "ok"),
+    (b"cjk", doc("cjk", "巴拉克·奥巴马访问了巴黎。東京タワー。서울특별시. Barack Obama visited Tokyo."), [], "ok"),
+    (b"dup-1", doc("duplicate", "Angela Merkel lives in Berlin."), [], "ok"),
+    (b"dup-2", doc("duplicate", "Emmanuel Macron lives in Paris."), [], "ok"),
+    (b"headers", doc("headers"), [("trace-id", b"abc"), ("content-type", b"application/json"), ("", b"")], "ok"),
+    (b"extra-fields", doc("extra", extra={"nested": {"a": [1, 2]}}), [], "ok"),
+]
+# 10,000 entities (~670 KB of result) pass; 15,200 (~1 MB) would not fit in one Kafka record.
+CASES.append((b"many-entities", doc("many", "Paris, London, Berlin, Madrid, Rome. " * 2000), [], "ok"))
+CASES.append((b"too-many-entities", doc("too-many", "Paris, Rome. " * 7600), [], "result_too_large"))
+
+
+def make_topics(bootstrap: str) -> tuple[str, str, str]:
+    suffix = str(time.time_ns())[-9:]
+    topics = (f"hostile-in-{suffix}", f"hostile-result-{suffix}", f"hostile-dead-{suffix}")
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        # The input topic takes a 2 MB message; the output topics keep the broker's default limit (1 MB).
+        admin.create_topics([NewTopic(topics[0], 2, 1, topic_configs={"max.message.bytes": str(4 * 1024 * 1024)}),
+                             NewTopic(topics[1], 1, 1), NewTopic(topics[2], 1, 1)])
+    finally:
+        admin.close()
+    return topics
+
+
+@pytest.mark.timeout(900)
+def test_hostile_input_is_routed_and_the_job_stays_up(kafka_bootstrap, jobs, tmp_path):
+    topics = make_topics(kafka_bootstrap)
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, max_request_size=4 * 1024 * 1024, acks="all")
+    sent = {}  # (partition, offset) -> case: every output record says where its input was
+    for case in CASES:
+        meta = producer.send(topics[0], key=case[0], value=case[1], headers=case[2]).get(timeout=30)
+        sent[(meta.partition, meta.offset)] = case
+    job = jobs(job_env(kafka_bootstrap, topics, tmp_path / "ckpt", TRIGGER_INTERVAL="0 seconds",
+                       MAX_OFFSETS_PER_TRIGGER="10"))
+    tail = Tail(kafka_bootstrap, topics[1], topics[2])
+    peak_rss = {}
+
+    def sample() -> None:
+        assert job.running(), job.log()
+        for pid in job.python_workers():
+            peak_rss[pid] = max(peak_rss.get(pid, 0), rss_bytes(pid))
+
+    tail.wait_until(lambda: tail.poll(0) >= len(CASES), 600, "every hostile message routed", still_ok=sample)
+    # Still up and still working: a plain message sent afterwards comes through.
+    meta = producer.send(topics[0], key=b"after", value=doc("after")).get(timeout=30)
+    sent[(meta.partition, meta.offset)] = (b"after", doc("after"), [], "ok")
+    producer.close()
+    tail.wait_until(lambda: "after" in {r["value"]["uuid"] for r in tail.results}, 120, "a message after the rest",
+                    still_ok=sample)
+    tail.poll(2)
+    assert job.terminate() == 0, job.log()
+
+    results = {r["value"]["uuid"]: r["value"] for r in tail.results}
+    dead = {d["key"]: d["value"] for d in tail.dead_letters}
+    outputs = [(r["value"]["source"], r["value"]) for r in tail.results + tail.dead_letters]
+    assert sorted((o["partition"], o["offset"]) for o, _ in outputs) == sorted(sent)  # each input exactly once
+    for source, out in outputs:
+        key, value, _, expected = sent[(source["partition"], source["offset"])]
+        assert out.get("reason", "ok") == expected, (key, out.get("detail"))
+        if expected == "ok":
+            text = json.loads(value)["text"]
+            assert out["uuid"] == json.loads(value)["uuid"], key
+            for e in out["entities"]:
+                assert text[e["start_char"]:e["end_char"]] == e["text"], (key, e)  # offsets survive Arrow/JSON
+    assert len(results["many"]["entities"]) >= 10_000
+    big = dead[b"2mb-text"]  # the dead letter keeps the first 512 KiB and says how big the value was
+    assert big["value_bytes"] > 2_000_000 and len(base64.b64decode(big["value_base64"])) == 512 * 1024
+    peak = max(peak_rss.values())
+    print(f"\nRELIABILITY hostile-input: messages={len(CASES) + 1} routed=100% "
+          f"python_workers={len(peak_rss)} peak_worker_rss_mb={peak // 2**20}")
+    assert peak < MAX_WORKER_RSS
