@@ -27,6 +27,7 @@ from app.utils.offsets import OffsetsCommitter, kafka_commit, snapshot_from_prog
 from app.utils.preflight import kafka_ready
 from app.utils.settings import Settings, SettingsError
 from app.utils.spark_session import get_or_create
+from app.utils.worker import Worker, raise_for_errors
 
 log = logging.getLogger("app.run")
 
@@ -85,7 +86,7 @@ def stream(settings: Settings) -> int:
     with ExitStack() as stack:
         spark = get_or_create(settings)
         stack.callback(spark.stop)
-        workers = [committer]
+        workers: list[Worker] = [committer]
         if settings.pushgateway_url:
             metrics.registry.register(SparkMetricsCollector(lambda: spark_metrics_urls(spark.sparkContext.uiWebUrl)))
             push = pushgateway(settings.pushgateway_url, settings.metrics_job, settings.metrics_instance,
@@ -101,7 +102,7 @@ def stream(settings: Settings) -> int:
                  settings.result_topic, settings.dead_letter_topic)
         stop = StopSignal().install()
         try:
-            wait_for(query, stop, lambda: [w.raise_for_error() for w in workers])
+            wait_for(query, stop, lambda: raise_for_errors(workers))
         except Exception:
             log.exception("query %s failed", settings.query_name)
             if query.isActive:

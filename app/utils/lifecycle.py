@@ -54,7 +54,7 @@ class StopSignal:
         self.requested.set()
 
 
-def wait_for(query: StreamingQuery, stop: StopSignal, check: Callable[[], None], poll: float = 1.0) -> None:
+def wait_for(query: StreamingQuery, stop: StopSignal, check: Callable[[], None], poll: int = 1) -> None:
     """Wait until the query ends by itself or a stop is requested; `check` raises if a worker died."""
     while not query.awaitTermination(poll):
         check()

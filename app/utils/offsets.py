@@ -53,14 +53,15 @@ def kafka_commit(client_config: Mapping[str, Any]) -> CommitFn:
     state: dict[str, KafkaAdminClient | None] = {"admin": None}
 
     def commit(group: str, snapshot: OffsetsSnapshot) -> None:
-        if state["admin"] is None:
-            state["admin"] = KafkaAdminClient(client_id="ner-offsets-committer", **client_config)
+        admin = state["admin"]
+        if admin is None:
+            admin = state["admin"] = KafkaAdminClient(client_id="ner-offsets-committer", **client_config)
         offsets = {TopicPartition(t, p): OffsetAndMetadata(o, f"batch {snapshot.batch_id}", -1)
                    for (t, p), o in snapshot.offsets.items()}
         try:
-            errors = state["admin"].alter_group_offsets(group, offsets)
+            errors = admin.alter_group_offsets(group, offsets)
         except Exception:
-            admin, state["admin"] = state["admin"], None
+            state["admin"] = None  # a fresh client next time
             admin.close()
             raise
         failed = {f"{tp.topic}[{tp.partition}]": e.__name__ for tp, e in errors.items() if e.errno != 0}

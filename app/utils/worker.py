@@ -3,7 +3,7 @@
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 
 log = logging.getLogger(__name__)
@@ -78,3 +78,9 @@ class Worker:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+def raise_for_errors(workers: Iterable[Worker]) -> None:
+    """Raise if any worker's thread died: called between awaitTermination polls."""
+    for worker in workers:
+        worker.raise_for_error()
