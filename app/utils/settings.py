@@ -37,6 +37,8 @@ class Settings:
     max_offsets_per_trigger: int = setting("MAX_OFFSETS_PER_TRIGGER", 20000, doc="0 = unlimited")
     min_partitions: int = setting("MIN_PARTITIONS", 0, doc="Spark tasks per batch at least; 0 = all cores")
     trigger_interval: str = setting("TRIGGER_INTERVAL", "0 seconds", doc="a duration, or available-now")
+    async_progress_tracking: bool = setting(
+        "ASYNC_PROGRESS_TRACKING", False, doc="write offset/commit logs off the batch path (not with available-now)")
     checkpoint_location: str = setting("CHECKPOINT_LOCATION", ".local/checkpoints/ner", doc="the Spark checkpoint")
     fail_on_data_loss: bool = setting("FAIL_ON_DATA_LOSS", True, doc="fail if unread offsets were deleted")
     query_name: str = setting("QUERY_NAME", "ner", doc="streaming query and Spark app name")
@@ -155,6 +157,8 @@ def _validate(s: Settings) -> None:
             _fail(s, name, "must be > 0")
     if s.trigger_interval != "available-now" and not _DURATION.match(s.trigger_interval.strip()):
         _fail(s, "trigger_interval", "must be like '0 seconds', '500 milliseconds' or 'available-now'")
+    if s.async_progress_tracking and s.trigger_interval == "available-now":
+        _fail(s, "async_progress_tracking", "Spark supports it only with a processing-time trigger")
     if not s.supported_langs:
         _fail(s, "supported_langs", "must name at least one language")
     if s.kafka_security_protocol not in SECURITY_PROTOCOLS:

@@ -45,6 +45,7 @@ def test_unknown_key_in_file_fails(tmp_path):
         ({"KAFKA_SSL_CA_LOCATION": "/nonexistent/ca.pem"}, "KAFKA_SSL_CA_LOCATION"),
         ({"PUSHGATEWAY_URL": "localhost:9091"}, "PUSHGATEWAY_URL"),
         ({"SUPPORTED_LANGS": " , "}, "SUPPORTED_LANGS"),
+        ({"ASYNC_PROGRESS_TRACKING": "true", "TRIGGER_INTERVAL": "available-now"}, "ASYNC_PROGRESS_TRACKING"),
     ],
 )
 def test_bad_values_fail_fast_naming_the_setting(env, named):
