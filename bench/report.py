@@ -73,12 +73,18 @@ def plot(out: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     ok = [e for e in out["contenders"] + out.get("scaling", []) if "docs_per_s" in e]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5), gridspec_kw={"width_ratios": [3, 2]})
+    fig, (left, mid, right) = plt.subplots(1, 3, figsize=(17, 5), gridspec_kw={"width_ratios": [3, 2, 2]})
     names = [e["label"].split(" (")[0].replace("service ", "svc ") for e in ok]
     left.barh(names, [e["docs_per_s"] for e in ok], color=["#888" if e["name"] == "ceiling" else "#1f77b4" for e in ok])
     left.invert_yaxis()
     left.set_xlabel("docs/s draining the backlog")
     left.set_title("Throughput (ceiling = nlp.pipe, no Kafka)")
+    mid.barh(names, [e.get("cpu_s_per_1k_docs", 0) for e in ok],
+             color=["#888" if e["name"] == "ceiling" else "#2ca02c" for e in ok])
+    mid.invert_yaxis()
+    mid.set_yticks([])
+    mid.set_xlabel("CPU seconds per 1k docs (whole process tree)")
+    mid.set_title("Cost per document (least disturbed by load)")
     lat = [e for e in ok if e.get("latency_ms", {}).get("p50") is not None]
     xs = range(len(lat))
     for offset, key in ((-0.25, "p50"), (0, "p95"), (0.25, "p99")):
