@@ -14,6 +14,7 @@ include deploy/local/kafka/kafka.mk
 -include deploy/local/monitoring/monitoring.mk
 -include deploy/docker.mk
 -include bench/bench.mk
+-include deploy/local/cluster/cluster.mk
 
 .PHONY: help venv lint test test-unit test-reliability clean
 help: ## List the targets

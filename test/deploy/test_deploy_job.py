@@ -81,7 +81,7 @@ def test_deploy_creates_and_starts_a_new_job(api: FakeJobsApi) -> None:
     assert settings["name"] == NAME
     assert settings["continuous"]["pause_status"] == "UNPAUSED"
     cluster = settings["tasks"][0]["new_cluster"]
-    assert settings["tasks"][0]["spark_python_task"] == {"python_file": "file:/app/run.py"}
+    assert settings["tasks"][0]["spark_python_task"] == {"python_file": "file:/app/app/run.py"}
     assert cluster["docker_image"] == {"url": "registry.example/ner:stage",
                                        "basic_auth": {"username": "ci", "password": DOCKER_PASSWORD}}
     assert cluster["autoscale"] == {"min_workers": 1, "max_workers": 4}
