@@ -33,3 +33,10 @@ def keyed_records(corpus: list[dict], n: int, max_chars: int = 400, prefix: str 
     texts = [d["text"] for d in corpus if len(d["text"]) <= max_chars]
     docs = [{"uuid": f"{prefix}-{i:07d}", "text": texts[i % len(texts)], "lang": "en"} for i in range(n)]
     return [(d["uuid"].encode(), json.dumps(d).encode()) for d in docs]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Every fault test runs the job on a real broker (its own or the session's): never a unit test.
+    for item in items:
+        if item.get_closest_marker("reliability"):
+            item.add_marker(pytest.mark.integration)
