@@ -59,6 +59,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                    help="[env: KAFKA_BOOTSTRAP_SERVERS]")
     p.add_argument("--contenders", default=",".join(CONTENDERS), help="comma list of " + ",".join(CONTENDERS))
     p.add_argument("--latency-seconds", type=float, default=60.0, help="length of the fixed-rate phase")
+    p.add_argument("--rate", type=float, default=0.0, help="fixed rate in docs/s (default: --load x service)")
     p.add_argument("--load", type=float, default=0.5, help="fixed rate as a fraction of the service's drain rate")
     p.add_argument("--scaling", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes per contender (cores)")
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     say(f"ceiling: {ceiling_rate:.1f} docs/s ({tokens / ceil['seconds']:.0f} tokens/s)")
     save()
 
-    rate = None
+    rate = args.rate or None
     table = specs(args.workers)
     for name in [c for c in CONTENDERS if c in chosen and c != "ceiling"]:
         spec = table[name]

@@ -4,6 +4,7 @@ Quix Streams processes one message at a time (StreamingDataFrame.apply), so spaC
 """
 
 import argparse
+import tempfile
 
 from app.messages import Limits, Message, parse_message
 from app.ner import InferenceError, extract_entities, load_pipeline
@@ -16,7 +17,10 @@ def work(args: argparse.Namespace) -> None:
     from quixstreams import Application
 
     nlp = load_pipeline(args.model)
+    # A state dir of its own per process: Quix creates ./state/<group> and the processes would race for it.
+    state_dir = tempfile.mkdtemp(prefix="quix-state-")
     app = Application(broker_address=args.bootstrap, consumer_group=args.group, auto_offset_reset="earliest",
+                      state_dir=state_dir,
                       loglevel="WARNING", auto_create_topics=False, use_changelog_topics=False,
                       commit_interval=1.0)
     source = app.topic(args.input, value_deserializer="bytes")
