@@ -132,7 +132,11 @@ start() {
     local config; config="$(render_config)"
     if [[ ! -f "$state/data/meta.properties" ]]; then
         # A cluster id is 16 random bytes in unpadded url-safe base64, what `kafka-storage random-uuid` prints.
-        local cluster_id; cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+        # A leading '-' would read as an option to the storage tool: draw again (as Kafka's own Uuid does).
+        local cluster_id; cluster_id="-"
+        while [[ $cluster_id == -* ]]; do
+            cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+        done
         log "formatting $state/data (cluster id $cluster_id)"
         tool kafka.tools.StorageTool format --ignore-formatted -t "$cluster_id" -c "$config" >"$state/logs/format.log" 2>&1 \
             || { cat "$state/logs/format.log" >&2; die "formatting the storage failed"; }
