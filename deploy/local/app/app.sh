@@ -3,6 +3,8 @@
 # The pid is recorded in $APP_STATE_DIR/app.pid; stop sends SIGTERM (the job's one stop path: stop the
 # query, final offset commit, final metrics push) and waits, then SIGKILL after APP_STOP_TIMEOUT seconds.
 set -euo pipefail
+# shellcheck source=deploy/local/lib/terminate.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/terminate.sh"
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../../.." && pwd)"
@@ -41,9 +43,7 @@ start() {
 stop() {
     if ! alive; then log "not running"; rm -f "$pidfile"; return 0; fi
     local pid; pid="$(cat "$pidfile")"
-    kill -TERM "$pid"
-    for _ in $(seq "$stop_timeout"); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
-    if kill -0 "$pid" 2>/dev/null; then log "still running after ${stop_timeout}s: SIGKILL"; kill -KILL "$pid"; fi
+    terminate "$pid" "$stop_timeout" app
     rm -f "$pidfile"
     log "stopped (pid $pid)"
 }

@@ -15,6 +15,8 @@
 #   SPARK_DAEMON_MEMORY      heap of the master and worker JVMs themselves [256m]
 #   CLUSTER_START_TIMEOUT    seconds to wait for every worker to register [90]
 set -euo pipefail
+# shellcheck source=deploy/local/lib/terminate.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/terminate.sh"
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../../.." && pwd)"
@@ -102,9 +104,7 @@ start() {
 stop_one() {
     local name="$1" class="$2" pid
     if pid="$(running_pid "$name" "$class")"; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-        kill -0 "$pid" 2>/dev/null && { log "$name (pid $pid) still alive after 20s: SIGKILL"; kill -KILL "$pid" || true; }
+        terminate "$pid" 20 "$name"
         log "$name stopped (pid $pid)"
     fi
     rm -f "$state/$name.pid"

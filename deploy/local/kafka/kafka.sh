@@ -13,6 +13,8 @@
 #   KAFKA_HEAP_OPTS         broker JVM heap [-Xms128m -Xmx512m]
 #   KAFKA_START_TIMEOUT     seconds to wait for the broker to serve requests [60]
 set -euo pipefail
+# shellcheck source=deploy/local/lib/terminate.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/terminate.sh"
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../../.." && pwd)"
@@ -174,15 +176,7 @@ stop() {
         return 0
     fi
     log "stopping pid $pid"
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 60); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.5
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        log "pid $pid still alive after 30s: SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
+    terminate "$pid" 30 kafka
     rm -f "$pidfile"
     log "stopped"
 }

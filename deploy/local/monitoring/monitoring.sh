@@ -20,6 +20,8 @@
 #   BURROW_LOG_LEVEL              [info]
 #   MONITORING_START_TIMEOUT      seconds to wait for each HTTP endpoint [30]
 set -euo pipefail
+# shellcheck source=deploy/local/lib/terminate.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/terminate.sh"
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../../.." && pwd)"
@@ -176,15 +178,7 @@ stop_one() {
         rm -f "$state/$name.pid"
         return 0
     fi
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.2
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        log "$name (pid $pid) still alive after 10s: SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
+    terminate "$pid" 10 "$name"
     rm -f "$state/$name.pid"
     log "$name stopped (pid $pid)"
 }
