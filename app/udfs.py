@@ -46,6 +46,13 @@ def result_bytes(uuid: str, entities: list[Entity]) -> int:
     return 512 + 2 * len(uuid.encode()) + len(entities_json.encode(errors="replace"))
 
 
+def _surely_fits(uuid: str, entities: list[Entity], max_bytes: int) -> bool:
+    """A cheap upper bound first (an entity's JSON is under 80 bytes plus 6 per character), so the exact size
+    is computed only for the rare result that might be too large: this runs for every row."""
+    bound = 512 + 8 * len(uuid) + sum(80 + 6 * len(e.text) for e in entities)
+    return bound <= max_bytes
+
+
 def _row(parsed: Message | Rejection, outcome: list[Entity] | InferenceError | None,
          max_result_bytes: int) -> dict[str, Any]:
     if isinstance(parsed, Rejection):
@@ -53,7 +60,9 @@ def _row(parsed: Message | Rejection, outcome: list[Entity] | InferenceError | N
     if isinstance(outcome, InferenceError):
         return {"uuid": parsed.uuid, "lang": parsed.lang, "entities": None,
                 "reason": str(Reason.INFERENCE_ERROR), "detail": outcome.detail}
-    if (size := result_bytes(parsed.uuid, outcome or [])) > max_result_bytes:
+    if not _surely_fits(parsed.uuid, outcome or [], max_result_bytes) and (
+        (size := result_bytes(parsed.uuid, outcome or [])) > max_result_bytes
+    ):
         return {"uuid": parsed.uuid, "lang": parsed.lang, "entities": None, "reason": str(Reason.RESULT_TOO_LARGE),
                 "detail": f"{len(outcome or [])} entities make ~{size} bytes of JSON, over {max_result_bytes}"}
     entities = [e.__dict__ for e in outcome or []]

@@ -46,3 +46,13 @@ def test_a_result_too_large_for_one_kafka_record_becomes_a_dead_letter(nlp):
     frame = infer_batch(pd.Series(values, dtype=object), nlp, config)
     assert list(frame["reason"]) == ["result_too_large", None]
     assert frame.loc[0, "uuid"] == "big" and "3 entities" in frame.loc[0, "detail"]
+
+
+def test_the_cheap_size_bound_is_never_below_the_exact_size():
+    from app.ner import Entity
+    from app.udfs import _surely_fits, result_bytes
+
+    nasty = ['"quoted"', "\x01\x02 control", "emoji 🙂🙂", "עברית RTL", "中文", "back\\slash", "x" * 5000]
+    entities = [Entity(t, "PERSON", 123456, 1234567) for t in nasty] * 3
+    exact = result_bytes("uuid-é", entities)
+    assert not _surely_fits("uuid-é", entities, exact - 1)  # never claims to fit when it does not
