@@ -30,23 +30,27 @@ $(TOX):
 	$(TOX_VENV)/bin/pip install --quiet --disable-pip-version-check "tox==4.67.13"
 
 venv: $(VENV)/.installed ## Create .venv with the pinned packages and the spaCy model (first run downloads ~500 MB)
-$(VENV)/.installed: requirements.txt requirements-dev.txt tox.ini | $(TOX)
+$(VENV)/.installed: requirements.txt requirements-dev.txt bench/requirements.txt tox.ini | $(TOX)
 	@echo ">> installing the pinned packages into $(VENV) (progress below)"
 	$(TOX) -e py --notest -vv 2>&1 | grep -E "install_deps|Successfully|Collecting|Downloading" || true
 	$(TOX) -e py --notest
 	touch $@
 
+# Runs a tox env's commands (tox.ini is their one home) in .venv, without tox re-creating it per env name.
+IN_VENV := $(PY) deploy/image/tox-commands.py
+
 lint: venv ## Lint (ruff) and type-check (mypy)
-	$(TOX) -e lint,type
+	$(IN_VENV) lint
+	$(IN_VENV) type
 
 test: venv kafka-jars monitoring-tools ## Run every test; starts and stops the local broker (and monitoring stack) it needs
-	$(TOX) -e test
+	$(IN_VENV) test
 
 test-unit: venv ## Run the tests that need no broker
-	$(TOX) -e unit
+	$(IN_VENV) unit
 
 test-reliability: venv kafka-jars monitoring-tools ## Run the fault tests at full size (20,000 messages, 5 kill -9, ...; slow)
-	$(TOX) -e reliability
+	$(IN_VENV) reliability
 
 clean: down ## Stop everything and remove local state (.local/, .tox/)
 	rm -rf $(LOCAL) .tox

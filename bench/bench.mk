@@ -11,13 +11,9 @@ BENCH_WITH_BROKER = $(BENCH_KAFKA) start && trap '$(BENCH_KAFKA) stop' EXIT && K
 BENCH_ARGS ?=
 
 .PHONY: bench-deps bench bench-quick bench-levers soak
-bench-deps: $(VENV)/.bench-installed ## Install the bench-only packages (quixstreams, matplotlib, psutil, py-spy) into .venv
-$(VENV)/.bench-installed: bench/requirements.txt | venv
-	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
-	touch $@
-
-# The harness smoke test (test/bench) runs in `make test` and needs the bench packages.
-test: bench-deps
+# The bench-only packages (bench/requirements.txt) are part of .venv (tox.ini), as the harness smoke test in
+# `make test` needs them.
+bench-deps: venv ## Install the bench packages (quixstreams, matplotlib, psutil, py-spy): they come with .venv
 
 bench: bench-deps kafka-jars ## Full benchmark (~25 min): every contender + scaling; writes bench/results/full.json, docs/benchmarks.md and its plot
 	$(BENCH_WITH_BROKER) $(PY) -m bench.run --out bench/results/full.json --report docs/benchmarks.md \

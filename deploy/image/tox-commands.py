@@ -1,7 +1,8 @@
 """Run a tox environment's commands in the current interpreter, without tox creating or filling a virtualenv.
 
-The image's test stage already has every package installed; `tox -e unit` would install them all again into
-.venv/. Reading the commands from tox.ini keeps the test selection in one place.
+Used by the Makefile (make lint/test/test-unit run the commands in .venv, which tox created once) and by the
+image's test stage, which already has every package installed. Reading the commands from tox.ini keeps them in
+one place.
 
     python deploy/image/tox-commands.py unit [extra pytest args]   (they replace {posargs})
 """
@@ -11,6 +12,14 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
+
+
+def _executable(name: str) -> str:
+    """`python` is this interpreter; a tool (ruff, mypy) is the one installed beside it, else found on PATH."""
+    if name == "python":
+        return sys.executable
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else name
 
 
 def commands(env: str, posargs: list[str], tox_ini: Path = Path("tox.ini")) -> list[list[str]]:
@@ -25,7 +34,7 @@ def commands(env: str, posargs: list[str], tox_ini: Path = Path("tox.ini")) -> l
         argv = []
         for word in shlex.split(line):
             argv.extend(posargs if word == "{posargs}" else [word])
-        out.append([sys.executable if argv[0] == "python" else argv[0], *argv[1:]])
+        out.append([_executable(argv[0]), *argv[1:]])
     return out
 
 
