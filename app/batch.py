@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 
 from app.pipeline import annotate, inference_config
 from app.utils.settings import Settings
-from app.utils.spark_session import get_or_create
+from app.utils.spark_session import session
 
 log = logging.getLogger(__name__)
 FORMATS = {".jsonl": "json", ".ndjson": "json", ".json": "json", ".parquet": "parquet"}
@@ -95,12 +95,10 @@ def run_batch(spark: SparkSession, s: Settings, input_path: str, output_path: st
 
 def main(s: Settings, input_path: str, output_path: str, in_format: str | None, out_format: str | None) -> int:
     """The batch job as run.py starts it: 0 when every row was written (dead letters included), 1 on failure."""
-    spark = get_or_create(s)
-    try:
-        run_batch(spark, s, input_path, output_path, in_format, out_format)
-    except Exception:
-        log.exception("batch %s -> %s failed", input_path, output_path)
-        return 1
-    finally:
-        spark.stop()
+    with session(s) as spark:
+        try:
+            run_batch(spark, s, input_path, output_path, in_format, out_format)
+        except Exception:
+            log.exception("batch %s -> %s failed", input_path, output_path)
+            return 1
     return 0

@@ -26,7 +26,7 @@ from app.utils.metrics_push import MetricsPusher, SparkMetricsCollector, pushgat
 from app.utils.offsets import OffsetsCommitter, kafka_commit, snapshot_from_progress
 from app.utils.preflight import kafka_ready
 from app.utils.settings import Settings, SettingsError
-from app.utils.spark_session import get_or_create
+from app.utils.spark_session import session
 from app.utils.worker import Worker, raise_for_errors
 
 log = logging.getLogger("app.run")
@@ -84,8 +84,7 @@ def stream(settings: Settings) -> int:
         metrics.observe_progress(progress, time.time())
 
     with ExitStack() as stack:
-        spark = get_or_create(settings)
-        stack.callback(spark.stop)
+        spark = stack.enter_context(session(settings))
         workers: list[Worker] = [committer]
         if settings.pushgateway_url:
             metrics.registry.register(SparkMetricsCollector(lambda: spark_metrics_urls(spark.sparkContext.uiWebUrl)))

@@ -7,6 +7,8 @@ import shutil
 import sys
 import tempfile
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -54,6 +56,19 @@ def package_zip(directory: Path) -> Path:
             if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
                 zf.write(path, path.relative_to(PROJECT_ROOT).as_posix())
     return archive
+
+
+@contextmanager
+def session(s: Settings) -> Iterator[SparkSession]:
+    """The job's session; stopped at the end only if the job created it. A runtime's own session (Databricks)
+    is not ours to stop: Databricks documents that stopping it in a job makes the run fail."""
+    provided = SparkSession.getActiveSession() is not None
+    spark = get_or_create(s)
+    try:
+        yield spark
+    finally:
+        if not provided:
+            spark.stop()
 
 
 def get_or_create(s: Settings) -> SparkSession:

@@ -30,3 +30,12 @@ def test_package_zip_is_importable_from_anywhere(tmp_path):
     out = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(archive)!r}); {code}"],
                          cwd=tmp_path, capture_output=True, text=True, timeout=120, check=True).stdout
     assert out.strip().startswith(str(archive))
+
+
+def test_a_provided_session_is_used_and_never_stopped(spark):
+    from app.utils.settings import Settings
+    from app.utils.spark_session import session
+
+    with session(Settings.load({"APP_ENV": "testing"})) as provided:
+        assert provided is spark
+    assert spark.range(3).count() == 3  # still alive: a runtime's session is not the job's to stop
