@@ -85,9 +85,9 @@ start() {
     fi
     for i in $(seq 1 "$workers"); do
         running_pid "worker-$i" deploy.worker.Worker >/dev/null && continue
-        mkdir -p "$state/work/worker-$i"
+        mkdir -p "$state/worker-dirs/worker-$i"
         launch "worker-$i" org.apache.spark.deploy.worker.Worker --host "$host" --cores "$cores" --memory "$memory" \
-            --webui-port $((worker_ui_port + i - 1)) --work-dir "$state/work/worker-$i" "$master_url"
+            --webui-port $((worker_ui_port + i - 1)) --work-dir "$state/worker-dirs/worker-$i" "$master_url"
     done
     local waited=0
     until (( $(alive_workers) >= workers )); do
