@@ -8,7 +8,7 @@ from pyspark.sql.types import StructType
 from app.messages import Limits, Reason
 from app.schemas import DEAD_LETTER_SCHEMA, RESULT_SCHEMA, SOURCE_SCHEMA
 from app.udfs import InferenceConfig, apply_ner
-from app.utils.kafka_options import spark_kafka_options
+from app.utils.kafka_options import spark_kafka_options, spark_source_options
 from app.utils.settings import Settings
 
 OBSERVATION = "ner"
@@ -36,7 +36,7 @@ def build_struct(schema: StructType, columns: dict[str, Column]) -> Column:
 
 
 def read_source(spark: SparkSession, s: Settings, min_partitions: int) -> DataFrame:
-    reader = spark.readStream.format("kafka").options(**spark_kafka_options(s))
+    reader = spark.readStream.format("kafka").options(**spark_source_options(s))
     reader = (
         reader.option("subscribe", s.input_topic)
         .option("startingOffsets", s.starting_offsets)

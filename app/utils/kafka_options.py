@@ -34,6 +34,17 @@ def spark_kafka_options(s: Settings) -> dict[str, str]:
     return options
 
 
+def spark_source_options(s: Settings) -> dict[str, str]:
+    """The Kafka source's options: the shared ones plus the executors' consumer tuning.
+
+    A task's consumer is cached between micro-batches with a fetch still waiting at the end of the log; the next
+    task's seek and poll wait for that fetch, which the broker holds up to fetch.max.wait.ms (Kafka's default
+    500 ms) when no new data arrived for it. A short wait takes ~0.5 s off every small batch
+    (docs/benchmarks.md, "Where the time goes").
+    """
+    return {**spark_kafka_options(s), "kafka.fetch.max.wait.ms": str(s.kafka_fetch_max_wait_ms)}
+
+
 def kafka_python_config(s: Settings) -> dict[str, Any]:
     """The same connection for kafka-python clients (the offsets committer, tools, tests)."""
     config: dict[str, Any] = {

@@ -27,6 +27,8 @@ class ProgressListener(StreamingQueryListener):
     def onQueryProgress(self, event: Any) -> None:
         progress = json.loads(event.progress.json)
         if progress.get("name") == self._query_name:
+            log.debug("batch %s: %s rows, durations ms %s", progress.get("batchId"), progress.get("numInputRows"),
+                      progress.get("durationMs"))
             self._on_progress(progress)
 
     def onQueryIdle(self, event: Any) -> None:

@@ -35,6 +35,7 @@ def test_unknown_key_in_file_fails(tmp_path):
         ({"APP_ENV": "prod"}, "APP_ENV"),
         ({"MAX_OFFSETS_PER_TRIGGER": "lots"}, "MAX_OFFSETS_PER_TRIGGER"),
         ({"MAX_OFFSETS_PER_TRIGGER": "-1"}, "MAX_OFFSETS_PER_TRIGGER"),
+        ({"KAFKA_FETCH_MAX_WAIT_MS": "-5"}, "KAFKA_FETCH_MAX_WAIT_MS"),
         ({"KAFKA_BOOTSTRAP_SERVERS": "no-port"}, "KAFKA_BOOTSTRAP_SERVERS"),
         ({"FAIL_ON_DATA_LOSS": "maybe"}, "FAIL_ON_DATA_LOSS"),
         ({"TRIGGER_INTERVAL": "soon"}, "TRIGGER_INTERVAL"),
