@@ -1,10 +1,13 @@
 """`python -m bench.soak`: this service at a fixed rate for a long time; does any process's RSS keep growing?
 
+Every message carries words never seen before (`high_cardinality`), as a real feed's names and ids do.
+
 Growth compares the mean RSS of the last tenth of the run with the mean just after warm-up (the first tenth
 is skipped: model loads, JIT and Arrow buffers settle there). Target: under 5% per process kind.
 """
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -29,6 +32,17 @@ def default_rate() -> float:
             if entry.get("name") == "service" and entry.get("latency_ms"):
                 return float(entry["latency_ms"]["rate_docs_per_s"])
     return 10.0
+
+
+def high_cardinality(doc: dict, i: int) -> dict:
+    """The corpus document plus words no message has used before (a made-up name and a code per message).
+
+    The corpus repeats every ~6,000 messages; a real feed keeps bringing new names and identifiers, so a worker
+    whose spaCy vocabulary or string store grew with every new string would show it here and not on the corpus.
+    """
+    h = hashlib.blake2b(str(i).encode(), digest_size=9).hexdigest()
+    suffix = f" Reported by {h[:6].capitalize()} {h[6:12].capitalize()} of {h[12:].upper()}-{i} Labs."
+    return {**doc, "text": doc["text"] + suffix}
 
 
 def growth(samples: list[dict], kind: str) -> float | None:
@@ -70,8 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         ends = time.monotonic() + args.minutes * 60
         while time.monotonic() < ends and proc.poll() is None:
             n = int(rate * args.interval)
-            sender.paced([(f"s{sent + i}", encode(f"s{sent + i}", docs[(sent + i) % len(docs)])) for i in range(n)],
-                         rate)
+            batch = [(f"s{j}", encode(f"s{j}", high_cardinality(docs[j % len(docs)], j)))
+                     for j in range(sent, sent + n)]
+            sender.paced(batch, rate)
             sent += n
             sampler.sample()
             samples.append({"t": round(time.monotonic() - ends + args.minutes * 60), "sent": sent,
