@@ -10,7 +10,7 @@ BENCH_KAFKA = KAFKA_PORT=$(BENCH_KAFKA_PORT) KAFKA_CONTROLLER_PORT=$(BENCH_KAFKA
 BENCH_WITH_BROKER = $(BENCH_KAFKA) start && trap '$(BENCH_KAFKA) stop' EXIT && KAFKA_BOOTSTRAP_SERVERS=$(BENCH_BOOTSTRAP)
 BENCH_ARGS ?=
 
-.PHONY: bench-deps bench bench-quick bench-levers soak
+.PHONY: bench-deps bench bench-quick bench-levers bench-probe soak
 # The bench-only packages (bench/requirements.txt) are part of .venv (tox.ini), as the harness smoke test in
 # `make test` needs them.
 bench-deps: venv ## Install the bench packages (quixstreams, matplotlib, psutil, py-spy): they come with .venv
@@ -25,6 +25,9 @@ bench-quick: bench-deps kafka-jars ## Quick benchmark (< 5 min): 400 docs, 15 s 
 
 bench-levers: bench-deps kafka-jars ## Study the service's levers (drain rate per setting) into bench/results/raw/levers.json
 	$(BENCH_WITH_BROKER) $(PY) -m bench.levers --out bench/results/raw/levers.json $(BENCH_ARGS)
+
+bench-probe: bench-deps kafka-jars ## The service at one rate with per-batch durations, e.g. BENCH_ARGS="--rate 80 --set KAFKA_FETCH_MAX_WAIT_MS=500"
+	$(BENCH_WITH_BROKER) $(PY) -m bench.probe --out bench/results/raw/probe.jsonl $(BENCH_ARGS)
 
 soak: bench-deps kafka-jars ## 30-minute RSS soak of the service at 50% load (not in CI); bench/results/raw/soak.json
 	$(BENCH_WITH_BROKER) $(PY) -m bench.soak --minutes 30 --out bench/results/raw/soak.json $(BENCH_ARGS)
