@@ -25,6 +25,7 @@ VARIANTS: tuple[tuple[str, dict[str, str | None]], ...] = (
     ("arrow-batch-200", {"ARROW_MAX_RECORDS_PER_BATCH": "200"}),
     ("arrow-batch-500", {"ARROW_MAX_RECORDS_PER_BATCH": "500"}),
     ("min-partitions-4", {"MIN_PARTITIONS": "4"}),
+    ("local-3", {"SPARK_MASTER": "local[3]"}),
     ("fetch-wait-500", {"KAFKA_FETCH_MAX_WAIT_MS": "500"}),
     ("max-offsets-200", {"MAX_OFFSETS_PER_TRIGGER": "200"}),
     ("max-offsets-unlimited", {"MAX_OFFSETS_PER_TRIGGER": "0"}),
