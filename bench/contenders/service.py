@@ -6,7 +6,7 @@ import sys
 BEST = {
     "TRIGGER_INTERVAL": "0 seconds",
     "MAX_OFFSETS_PER_TRIGGER": "2000",
-    "ARROW_MAX_RECORDS_PER_BATCH": "2000",
+    "ARROW_MAX_RECORDS_PER_BATCH": "200",
     "NLP_BATCH_SIZE": "64",
     "ASYNC_PROGRESS_TRACKING": "true",
 }
