@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.contenders.common import SINGLE_THREAD_ENV
-from bench.kafka_io import Collector, Sender, create_topics, delete_topics, encode
+from bench.kafka_io import Collector, Sender, create_topics, delete_topics, encode, wait_group_balanced
 from bench.procs import TreeSampler
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,6 +43,7 @@ class Spec:
     command: Callable[[str, Topics], tuple[list[str], dict[str, str]]]
     partitions: int = 2
     info: dict = field(default_factory=dict)
+    group_members: int = 0  # > 0: its processes share a consumer group; measure once it is balanced
 
 
 def say(msg: str) -> None:
@@ -102,6 +103,9 @@ def measure(spec: Spec, docs: list[dict], bootstrap: str, *, rate: float | None,
     alive = lambda: proc.poll() is None  # noqa: E731
     progress = lambda done, total: say(f"{spec.label}: {done}/{total} results")  # noqa: E731
     try:
+        if spec.group_members:
+            took = wait_group_balanced(bootstrap, topics.group, spec.group_members)
+            say(f"{spec.label}: consumer group balanced over {spec.group_members} members after {took:.1f}s")
         warm = [(f"warm-{i}", encode(f"warm-{i}", docs[i % len(docs)])) for i in range(8 * spec.partitions)]
         started = time.monotonic()
         sender.burst(warm)

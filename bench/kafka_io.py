@@ -34,6 +34,36 @@ def delete_topics(bootstrap: str, topics: list[str]) -> None:
         admin.close()
 
 
+def _assigned_partitions(member: dict) -> int:
+    assignment = member.get("member_assignment") or {}
+    if not isinstance(assignment, dict):
+        return 0
+    return sum(len(tp.get("partitions", [])) for tp in assignment.get("assigned_partitions", []))
+
+
+def wait_group_balanced(bootstrap: str, group: str, members: int, timeout: float = 180) -> float:
+    """Block until the consumer group is Stable with `members` members that each hold a partition; seconds taken.
+
+    A group of N processes forms one join at a time: the first member takes every partition until the others
+    join and a rebalance splits them. Measured before that, a contender runs on one core of two.
+    """
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="bench")
+    started = time.monotonic()
+    last: dict = {}
+    try:
+        while time.monotonic() - started < timeout:
+            last = admin.describe_groups([group]).get(group, {})
+            state = str(last.get("group_state", "")).lower()
+            held = [_assigned_partitions(m) for m in last.get("members", [])]
+            if state == "stable" and len(held) == members and all(held):
+                return time.monotonic() - started
+            time.sleep(0.5)
+    finally:
+        admin.close()
+    msg = f"group {group} not balanced over {members} members after {timeout:.0f}s: {last}"
+    raise RuntimeError(msg)
+
+
 def encode(uuid: str, doc: dict) -> bytes:
     return json.dumps({"uuid": uuid, "text": doc["text"], "lang": doc.get("lang", "en")}).encode()
 

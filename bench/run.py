@@ -40,8 +40,9 @@ def specs(workers: int) -> dict[str, Spec]:
         "service": service_spec("service", "this service (local[2], 2 partitions)"),
         "demo": Spec("demo", "original demo (row udf, full pipeline, foreachBatch)",
                      contender_args("demo_job", workers, ("--master", f"local[{workers}]"))),
-        "consumer": Spec("consumer", f"kafka-python consumer x{workers}", contender_args("consumer", workers)),
-        "quix": Spec("quix", f"Quix Streams x{workers}", contender_args("quix_app", workers)),
+        "consumer": Spec("consumer", f"kafka-python consumer x{workers}", contender_args("consumer", workers),
+                         group_members=workers),
+        "quix": Spec("quix", f"Quix Streams x{workers}", contender_args("quix_app", workers), group_members=workers),
     }
 
 
