@@ -15,11 +15,11 @@ BENCH_ARGS ?=
 # `make test` needs them.
 bench-deps: venv ## Install the bench packages (quixstreams, matplotlib, psutil, py-spy): they come with .venv
 
-bench: bench-deps kafka-jars ## Full benchmark (~25 min): every contender + scaling; writes bench/results/full.json, docs/benchmarks.md and its plot
+bench: bench-deps kafka-jars ## Full benchmark (~13 min on 2 idle cores): every contender + scaling; writes bench/results/full.json, docs/benchmarks.md and its plot
 	$(BENCH_WITH_BROKER) $(PY) -m bench.run --out bench/results/full.json --report docs/benchmarks.md \
 		--plot docs/benchmarks.png $(BENCH_ARGS)
 
-bench-quick: bench-deps kafka-jars ## Quick benchmark (< 5 min): 400 docs, 15 s latency phase, no scaling; results under bench/results/raw/
+bench-quick: bench-deps kafka-jars ## Quick benchmark (~2 min): 400 docs, 15 s latency phase, no scaling; results under bench/results/raw/
 	$(BENCH_WITH_BROKER) $(PY) -m bench.run --docs 400 --latency-seconds 15 --no-scaling \
 		--out bench/results/raw/quick.json $(BENCH_ARGS)
 
