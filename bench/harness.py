@@ -33,6 +33,11 @@ class Topics:
     group: str
     workdir: Path
 
+    @property
+    def log(self) -> Path:
+        """The contender's output, beside its work dir."""
+        return self.workdir.parent / f"{self.workdir.name}.log"
+
 
 @dataclass(frozen=True)
 class Spec:
@@ -49,6 +54,24 @@ class Spec:
 def say(msg: str) -> None:
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"[{time.strftime('%H:%M:%S')} load {load}] {msg}", flush=True)
+
+
+def fresh_topics(bootstrap: str, name: str, partitions: int) -> Topics:
+    """New input, result and dead-letter topics (and group and work dir) under a unique tag for one run."""
+    tag = f"{name}-{uuidlib.uuid4().hex[:8]}"
+    topics = Topics(f"bench-in-{tag}", f"bench-out-{tag}", f"bench-dead-{tag}", f"bench-{tag}", RAW / tag)
+    topics.workdir.mkdir(parents=True, exist_ok=True)
+    create_topics(bootstrap, [topics.input, topics.dead], [topics.output], partitions)
+    return topics
+
+
+def launch(command: list[str], env: dict[str, str | None], log_path: Path) -> subprocess.Popen:
+    """Start a contender in a session of its own (stopped as a group), output to `log_path`, one inference
+    thread per process; a None in `env` removes that variable."""
+    full_env = {**os.environ, **SINGLE_THREAD_ENV, "PYTHONPATH": str(REPO), **env}
+    with log_path.open("w") as log:
+        return subprocess.Popen(command, env={k: v for k, v in full_env.items() if v is not None},
+                                cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def percentiles(values: list[float]) -> dict:
@@ -83,19 +106,12 @@ def measure(spec: Spec, docs: list[dict], bootstrap: str, *, rate: float | None,
 
     `rate_from_drain` > 0 sets the rate to that fraction of this contender's own measured drain rate.
     """
-    tag = f"{spec.name}-{uuidlib.uuid4().hex[:8]}"
-    RAW.mkdir(parents=True, exist_ok=True)
-    topics = Topics(f"bench-in-{tag}", f"bench-out-{tag}", f"bench-dead-{tag}", f"bench-{tag}", RAW / tag)
-    topics.workdir.mkdir(parents=True, exist_ok=True)
-    create_topics(bootstrap, [topics.input, topics.dead], [topics.output], spec.partitions)
+    topics = fresh_topics(bootstrap, spec.name, spec.partitions)
     command, env = spec.command(bootstrap, topics)
-    log_path = RAW / f"{tag}.log"
+    log_path = topics.log
     load_before = os.getloadavg()
     say(f"{spec.label}: starting ({' '.join(command[-6:])}) log {log_path.relative_to(REPO)}")
-    with log_path.open("w") as log:
-        full_env = {**os.environ, **SINGLE_THREAD_ENV, "PYTHONPATH": str(REPO), **env}
-        proc = subprocess.Popen(command, env={k: v for k, v in full_env.items() if v is not None},
-                                cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = launch(command, env, log_path)
     sampler, collector = TreeSampler(proc.pid), Collector(bootstrap, topics.output)
     sender = Sender(bootstrap, topics.input)
     sampler.start()

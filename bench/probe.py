@@ -11,18 +11,15 @@ import ast
 import json
 import os
 import re
-import subprocess
 import sys
-import uuid as uuidlib
 from pathlib import Path
 
 import numpy as np
 
 from bench.contenders import service
-from bench.contenders.common import SINGLE_THREAD_ENV
 from bench.corpus import corpus_path, load_docs
-from bench.harness import RAW, REPO, Topics, _stop, percentiles, say
-from bench.kafka_io import Collector, Sender, create_topics, delete_topics, encode
+from bench.harness import _stop, fresh_topics, launch, percentiles, say
+from bench.kafka_io import Collector, Sender, delete_topics, encode
 
 BATCH_LINE = re.compile(r"batch (\d+): (\d+) rows, durations ms (\{.*\})")
 DURATIONS = ("triggerExecution", "addBatch", "queryPlanning", "latestOffset")
@@ -53,15 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     overrides = dict(item.split("=", 1) for item in args.set)
     docs = load_docs(corpus_path())
-    tag = f"probe-{uuidlib.uuid4().hex[:8]}"
-    topics = Topics(f"bench-in-{tag}", f"bench-out-{tag}", f"bench-dead-{tag}", f"bench-{tag}", RAW / tag)
-    topics.workdir.mkdir(parents=True, exist_ok=True)
-    create_topics(args.bootstrap, [topics.input, topics.dead], [topics.output], 2)
+    topics = fresh_topics(args.bootstrap, "probe", 2)
     command, env = service.command(args.bootstrap, topics, overrides={**overrides, "LOG_LEVEL": "DEBUG"})
-    log_path = RAW / f"{tag}.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(command, env={**os.environ, **SINGLE_THREAD_ENV, "PYTHONPATH": str(REPO), **env},
-                                cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    log_path = topics.log
+    proc = launch(command, env, log_path)
     collector, sender = Collector(args.bootstrap, topics.output), Sender(args.bootstrap, topics.input)
     collector.start()
     try:

@@ -10,17 +10,14 @@ import argparse
 import hashlib
 import json
 import os
-import subprocess
 import sys
 import time
-import uuid as uuidlib
 from pathlib import Path
 
 from bench.contenders import service
-from bench.contenders.common import SINGLE_THREAD_ENV
 from bench.corpus import corpus_path, load_docs
-from bench.harness import RAW, REPO, Topics, _stop, say
-from bench.kafka_io import Collector, Sender, create_topics, delete_topics, encode
+from bench.harness import RAW, REPO, _stop, fresh_topics, launch, say
+from bench.kafka_io import Collector, Sender, delete_topics, encode
 from bench.machine import describe
 from bench.procs import TreeSampler
 
@@ -65,14 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     rate = args.rate or default_rate()
     docs = load_docs(corpus_path())
-    tag = f"soak-{uuidlib.uuid4().hex[:8]}"
-    topics = Topics(f"bench-in-{tag}", f"bench-out-{tag}", f"bench-dead-{tag}", f"bench-{tag}", RAW / tag)
-    topics.workdir.mkdir(parents=True, exist_ok=True)
-    create_topics(args.bootstrap, [topics.input, topics.dead], [topics.output], 2)
+    topics = fresh_topics(args.bootstrap, "soak", 2)
     command, env = service.command(args.bootstrap, topics)
-    with (RAW / f"{tag}.log").open("w") as log:
-        proc = subprocess.Popen(command, env={**os.environ, **SINGLE_THREAD_ENV, "PYTHONPATH": str(REPO), **env},
-                                cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = launch(command, env, topics.log)
     sampler, collector = TreeSampler(proc.pid), Collector(args.bootstrap, topics.output)
     sender = Sender(args.bootstrap, topics.input)
     sampler.start()
