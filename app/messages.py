@@ -22,7 +22,15 @@ class Reason(StrEnum):
     INVALID_LANG = "invalid_lang"
     UNSUPPORTED_LANG = "unsupported_lang"
     INFERENCE_ERROR = "inference_error"
+    # The per-message budget ran out: the inference process was killed and restarted.
+    INFERENCE_TIMEOUT = "inference_timeout"
+    # The inference process died (a crash, a signal, an allocation over its memory limit) on this message alone.
+    INFERENCE_CRASHED = "inference_crashed"
     RESULT_TOO_LARGE = "result_too_large"
+    # Any other exception while handling this one message (parse, validate, serialise): the boundary's catch-all.
+    INTERNAL_ERROR = "internal_error"
+    # Found by the quarantine after its micro-batch failed repeatedly (per-message isolation could not catch it).
+    POISON = "poison"
 
 
 @dataclass(frozen=True)
