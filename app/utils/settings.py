@@ -49,6 +49,18 @@ class Settings:
     nlp_batch_size: int = setting("NLP_BATCH_SIZE", 64, doc="nlp.pipe batch size")
     arrow_max_records_per_batch: int = setting("ARROW_MAX_RECORDS_PER_BATCH", 200, doc="rows per Arrow batch")
     max_text_length: int = setting("MAX_TEXT_LENGTH", 100000, doc="characters")
+    nlp_batch_max_chars: int = setting(
+        "NLP_BATCH_MAX_CHARS", 60000, doc="characters per nlp.pipe call (a longer text goes alone)")
+    message_timeout_seconds: float = setting(
+        "MESSAGE_TIMEOUT_SECONDS", 5.0, doc="inference budget per message; over it: an inference_timeout dead letter")
+    inference_memory_mb: int = setting(
+        "INFERENCE_MEMORY_MB", 2048, doc="RSS limit of a worker's inference process; over it: inference_crashed")
+    inference_isolation: str = setting(
+        "INFERENCE_ISOLATION", "process", doc="process (killable, bounded) or inline (no budget: tests, benches)")
+    stop_timeout_seconds: float = setting(
+        "STOP_TIMEOUT_SECONDS", 60.0, doc="on SIGTERM, how long the micro-batch in flight may take to finish")
+    quarantine: bool = setting(
+        "QUARANTINE", True, doc="on a failed batch, find and dead-letter the offsets that fail it, then go on")
     supported_langs: tuple[str, ...] = setting("SUPPORTED_LANGS", ("en",), doc="comma list")
     kafka_security_protocol: str = setting("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", doc="or SSL, SASL_*")
     kafka_sasl_mechanism: str = setting("KAFKA_SASL_MECHANISM", "", doc="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
@@ -56,6 +68,8 @@ class Settings:
     kafka_sasl_password: str = setting("KAFKA_SASL_PASSWORD", "", secret=True, doc="SASL password")
     kafka_ssl_ca_location: str = setting("KAFKA_SSL_CA_LOCATION", "", doc="PEM CA file")
     kafka_jaas_class_prefix: str = setting("KAFKA_JAAS_CLASS_PREFIX", "", doc="'kafkashaded.' on Databricks")
+    kafka_extra_options: tuple[str, ...] = setting(
+        "KAFKA_EXTRA_OPTIONS", (), doc="comma list of name=value Kafka client options for Spark's source and sink")
     spark_master: str = setting("SPARK_MASTER", "local[*]", doc="used only when no session exists")
     spark_kafka_package: str = setting("SPARK_KAFKA_PACKAGE", "", doc="Maven coordinate; '' = match pyspark")
     spark_jars: str = setting("SPARK_JARS", "", doc="local jars instead of the package (comma list)")
@@ -154,13 +168,16 @@ def _validate(s: Settings) -> None:
     for name in ("nlp_batch_size", "arrow_max_records_per_batch", "max_text_length"):
         if getattr(s, name) <= 0:
             _fail(s, name, "must be > 0")
-    for name in ("offsets_commit_interval_seconds", "metrics_push_interval_seconds"):
+    for name in ("offsets_commit_interval_seconds", "metrics_push_interval_seconds", "nlp_batch_max_chars",
+                 "message_timeout_seconds", "inference_memory_mb", "stop_timeout_seconds"):
         if getattr(s, name) <= 0:
             _fail(s, name, "must be > 0")
     if s.trigger_interval != "available-now" and not _DURATION.match(s.trigger_interval.strip()):
         _fail(s, "trigger_interval", "must be like '0 seconds', '500 milliseconds' or 'available-now'")
     if s.async_progress_tracking and s.trigger_interval == "available-now":
         _fail(s, "async_progress_tracking", "Spark supports it only with a processing-time trigger")
+    if s.inference_isolation not in ("process", "inline"):
+        _fail(s, "inference_isolation", "must be process or inline")
     if not s.supported_langs:
         _fail(s, "supported_langs", "must name at least one language")
     if s.kafka_security_protocol not in SECURITY_PROTOCOLS:
