@@ -15,6 +15,7 @@ ENVIRONMENTS = ("development", "testing", "staging", "production")
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 _DURATION = re.compile(r"^\d+(\.\d+)?\s*(milliseconds?|seconds?|minutes?|ms|s|m)$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MASK = "***"
 
 
@@ -69,7 +70,8 @@ class Settings:
     kafka_ssl_ca_location: str = setting("KAFKA_SSL_CA_LOCATION", "", doc="PEM CA file")
     kafka_jaas_class_prefix: str = setting("KAFKA_JAAS_CLASS_PREFIX", "", doc="'kafkashaded.' on Databricks")
     kafka_extra_options: tuple[str, ...] = setting(
-        "KAFKA_EXTRA_OPTIONS", (), doc="comma list of name=value Kafka client options for Spark's source and sink")
+        "KAFKA_EXTRA_OPTIONS", (), doc="comma list of name=value Kafka client options for Spark's source and sink "
+                                       "(a producer. or consumer. prefix: that side only)")
     spark_master: str = setting("SPARK_MASTER", "local[*]", doc="used only when no session exists")
     spark_kafka_package: str = setting("SPARK_KAFKA_PACKAGE", "", doc="Maven coordinate; '' = match pyspark")
     spark_jars: str = setting("SPARK_JARS", "", doc="local jars instead of the package (comma list)")
@@ -150,6 +152,57 @@ def _fail(s: Settings, name: str, why: str) -> None:
     raise SettingsError(f"setting {f.metadata['env']} ({name}) = {value}: {why}")
 
 
+# KAFKA_EXTRA_OPTIONS: Kafka client configs Spark gets as `kafka.<name>`; a `producer.` or `consumer.` prefix
+# (Kafka Streams' convention) sends one to the sink or the source only.
+_KAFKA_NAME = re.compile(r"[a-z][a-z0-9]*(\.[a-z0-9]+)*")
+_KAFKA_SECRET = re.compile(r"password|secret|jaas|(^|\.)key$")  # startup logs settings in clear: no secrets here
+_KAFKA_NOT_PASSED = {
+    "bootstrap.servers": "set KAFKA_BOOTSTRAP_SERVERS", "security.protocol": "set KAFKA_SECURITY_PROTOCOL",
+    "sasl.mechanism": "set KAFKA_SASL_MECHANISM", "ssl.truststore.location": "set KAFKA_SSL_CA_LOCATION",
+    "ssl.truststore.type": "set KAFKA_SSL_CA_LOCATION", "fetch.max.wait.ms": "set KAFKA_FETCH_MAX_WAIT_MS",
+    "auto.offset.reset": "Spark refuses it: set STARTING_OFFSETS",
+    "group.id": "Spark's source keeps a group per query; lag is committed to KAFKA_CONSUMER_GROUP",
+    **dict.fromkeys(("key.serializer", "value.serializer", "key.deserializer", "value.deserializer",
+                     "enable.auto.commit", "interceptor.classes"), "Spark sets or refuses it"),
+}
+# The sink pins acks=all and idempotence: an extra option may restate them, never weaken them.
+DURABLE_PRODUCER = {"acks": ("all", "-1"), "enable.idempotence": ("true",)}
+_KAFKA_INT_RANGES = {
+    "max.request.size": (1, 2**31 - 1, "must be a positive integer"),
+    "max.in.flight.requests.per.connection": (1, 5, "the idempotent producer needs 1 to 5"),
+    "retries": (1, 2**31 - 1, "the idempotent producer needs retries > 0"),
+}
+
+
+def parse_kafka_options(items: tuple[str, ...]) -> dict[str, str]:
+    """KAFKA_EXTRA_OPTIONS as {name: value}, names as given (with their side prefix); ValueError says why not."""
+    options: dict[str, str] = {}
+    for position, item in enumerate(items, 1):
+        name, sep, value = (part.strip() for part in item.partition("="))
+        if not (sep and name and value):
+            raise ValueError(f"item {position} is not name=value")
+        if name.startswith("kafka."):
+            raise ValueError(f"{name!r}: give the Kafka name, without Spark's 'kafka.' prefix")
+        if not _KAFKA_NAME.fullmatch(name):
+            raise ValueError(f"{name!r} does not look like a Kafka config name (like max.request.size)")
+        if name in options:
+            raise ValueError(f"{name!r} is given twice")
+        side, _, rest = name.partition(".")
+        base = rest if side in ("producer", "consumer") and rest else name
+        if base in _KAFKA_NOT_PASSED:
+            raise ValueError(f"{base!r} cannot be passed through: {_KAFKA_NOT_PASSED[base]}")
+        if _KAFKA_SECRET.search(base):
+            raise ValueError(f"{base!r} looks like a secret, and the settings are logged in clear at start")
+        if base in DURABLE_PRODUCER and value.lower() not in DURABLE_PRODUCER[base]:
+            raise ValueError(f"{name}={value} would weaken the sink's pinned {base}={DURABLE_PRODUCER[base][0]}")
+        if base in _KAFKA_INT_RANGES:
+            low, high, why = _KAFKA_INT_RANGES[base]
+            if not (value.isdigit() and low <= int(value) <= high):
+                raise ValueError(f"{name}={value}: {why}")
+        options[name] = value
+    return options
+
+
 def _validate(s: Settings) -> None:
     for name in ("kafka_bootstrap_servers", "input_topic", "result_topic", "dead_letter_topic",
                  "checkpoint_location", "spacy_model", "query_name", "consumer_group"):
@@ -187,9 +240,22 @@ def _validate(s: Settings) -> None:
             _fail(s, "kafka_sasl_mechanism", f"must be one of {', '.join(SASL_MECHANISMS)} with SASL")
         if not s.kafka_sasl_username or not s.kafka_sasl_password:
             _fail(s, "kafka_sasl_username", "SASL needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD")
+    for name in ("kafka_sasl_username", "kafka_sasl_password"):
+        # A CR/LF ends a quoted string in Kafka's JAAS parser: the rest would be read as more login options.
+        if _CONTROL.search(getattr(s, name)):
+            _fail(s, name, "must not contain control characters (CR, LF, tab...)")
+    try:
+        parse_kafka_options(s.kafka_extra_options)
+    except ValueError as exc:  # not _fail: the message names the bad item without echoing every value
+        msg = f"setting KAFKA_EXTRA_OPTIONS (kafka_extra_options): {exc}"
+        raise SettingsError(msg) from None
     if s.kafka_ssl_ca_location and not Path(s.kafka_ssl_ca_location).is_file():
         _fail(s, "kafka_ssl_ca_location", "file does not exist")
     if s.pushgateway_url and not re.match(r"^https?://", s.pushgateway_url):
         _fail(s, "pushgateway_url", "must start with http:// or https://")
+    if (s.pushgateway_username or s.pushgateway_password) and s.pushgateway_url.lower().startswith("http://") \
+            and s.app_env != "development":
+        _fail(s, "pushgateway_url", "basic auth over http:// sends the password in clear: use https:// "
+                                    "(http:// with auth is allowed only with APP_ENV=development)")
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         _fail(s, "log_level", "must be DEBUG, INFO, WARNING or ERROR")

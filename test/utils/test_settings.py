@@ -86,3 +86,69 @@ def test_readme_documents_every_setting():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     missing = [f.metadata["env"] for f in fields(Settings) if f"`{f.metadata['env']}`" not in readme]
     assert not missing, f"README's configuration table lacks {missing}"
+
+
+@pytest.mark.parametrize(
+    ("extra", "why"),
+    [
+        ("acks=1", "weaken the sink's pinned acks=all"),
+        ("producer.acks=0", "weaken"),
+        ("enable.idempotence=false", "weaken the sink's pinned enable.idempotence=true"),
+        ("max.in.flight.requests.per.connection=10", "idempotent producer needs 1 to 5"),
+        ("retries=0", "retries > 0"),
+        ("max.request.size=big", "positive integer"),
+        ("linger.ms", "item 1 is not name=value"),
+        ("linger.ms=5,=3", "item 2 is not name=value"),
+        ("Linger_MS=5", "does not look like a Kafka config name"),
+        ("kafka.linger.ms=5", "without Spark's 'kafka.' prefix"),
+        ("linger.ms=5,linger.ms=6", "given twice"),
+        ("bootstrap.servers=evil:9092", "set KAFKA_BOOTSTRAP_SERVERS"),
+        ("consumer.auto.offset.reset=latest", "set STARTING_OFFSETS"),
+        ("key.serializer=x.Y", "Spark sets or refuses it"),
+    ],
+)
+def test_bad_kafka_extra_options_fail_fast_naming_the_setting(extra, why):
+    with pytest.raises(SettingsError, match="KAFKA_EXTRA_OPTIONS") as info:
+        Settings.load({"KAFKA_EXTRA_OPTIONS": extra})
+    assert why in str(info.value)
+
+
+def test_a_secret_in_kafka_extra_options_is_refused_and_not_echoed():
+    with pytest.raises(SettingsError, match="KAFKA_EXTRA_OPTIONS") as info:
+        Settings.load({"KAFKA_EXTRA_OPTIONS": "linger.ms=5,ssl.key.password=hunter2-secret"})
+    assert "secret" in str(info.value) and "hunter2-secret" not in str(info.value)
+
+
+def test_good_kafka_extra_options_load():
+    extra = "linger.ms=5, producer.compression.type=zstd,consumer.fetch.max.bytes=1048576,acks=all"
+    assert Settings.load({"KAFKA_EXTRA_OPTIONS": extra}).kafka_extra_options == (
+        "linger.ms=5", "producer.compression.type=zstd", "consumer.fetch.max.bytes=1048576", "acks=all")
+
+
+@pytest.mark.parametrize("name", ["KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"])
+@pytest.mark.parametrize("bad", ["\n", "\r", "\t", "\x00", "\x7f"])
+def test_a_control_character_in_a_sasl_credential_fails_fast(name, bad):
+    env = {"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_MECHANISM": "PLAIN",
+           "KAFKA_SASL_USERNAME": "svc", "KAFKA_SASL_PASSWORD": "hunter2-secret"}
+    env[name] = f'{env[name]}"{bad}other="x'
+    with pytest.raises(SettingsError, match=name) as info:
+        Settings.load(env)
+    assert "hunter2-secret" not in str(info.value)
+
+
+@pytest.mark.parametrize("app_env", ["testing", "staging", "production"])
+def test_pushgateway_basic_auth_over_http_is_refused_outside_development(app_env):
+    auth = {"PUSHGATEWAY_USERNAME": "u", "PUSHGATEWAY_PASSWORD": "pg-secret"}
+    with pytest.raises(SettingsError, match="PUSHGATEWAY_URL") as info:
+        Settings.load({"APP_ENV": app_env, "PUSHGATEWAY_URL": "HTTP://pg:9091", **auth})
+    assert "https://" in str(info.value) and "pg-secret" not in str(info.value)
+    with pytest.raises(SettingsError, match="PUSHGATEWAY_URL"):
+        Settings.load({"APP_ENV": app_env, "PUSHGATEWAY_URL": "http://pg:9091", "PUSHGATEWAY_PASSWORD": "pg-secret"})
+    assert Settings.load({"APP_ENV": app_env, "PUSHGATEWAY_URL": "https://pg:9091", **auth}).pushgateway_username
+    assert Settings.load({"APP_ENV": app_env, "PUSHGATEWAY_URL": "http://pg:9091"}).pushgateway_url  # no auth
+
+
+def test_pushgateway_basic_auth_over_http_is_allowed_in_development():
+    s = Settings.load({"APP_ENV": "development", "PUSHGATEWAY_URL": "http://127.0.0.1:9091",
+                       "PUSHGATEWAY_USERNAME": "u", "PUSHGATEWAY_PASSWORD": "p"})
+    assert s.pushgateway_url == "http://127.0.0.1:9091"
