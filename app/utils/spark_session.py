@@ -17,6 +17,7 @@ from app.utils.settings import Settings
 
 log = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+LOOPBACK = "127.0.0.1"
 
 
 def kafka_package() -> str:
@@ -34,6 +35,8 @@ def session_conf(s: Settings) -> dict[str, str]:
         "spark.python.worker.reuse": "true",
         "spark.sql.streaming.metricsEnabled": "true",
         "spark.ui.prometheus.enabled": "true",
+        # No "kill" links on jobs and stages: whoever reaches the UI must not be able to stop the work.
+        "spark.ui.killEnabled": "false",
         "spark.metrics.namespace": "ner",
         # Spark's PrometheusServlet on the driver UI (/metrics/prometheus/); Databricks gets it from the init script.
         "spark.metrics.conf.*.sink.prometheusServlet.class": "org.apache.spark.metrics.sink.PrometheusServlet",
@@ -82,9 +85,12 @@ def get_or_create(s: Settings) -> SparkSession:
     builder = SparkSession.builder.master(s.spark_master).appName(s.query_name)
     for key, value in session_conf(s).items():
         builder = builder.config(key, value)
-    if s.spark_master.startswith("local"):
-        # Local mode: keep the driver (UI, metrics servlet, block manager) on loopback.
-        builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+    if is_local(s.spark_master):
+        # Local mode: keep the driver (RPC, block manager) on loopback. The UI (and its metrics servlet) ignores
+        # spark.driver.bindAddress: WebUI binds to the JVM's SPARK_LOCAL_IP, else to every interface, and the JVM
+        # inherits this process's environment when the gateway starts below.
+        builder = builder.config("spark.driver.host", LOOPBACK).config("spark.driver.bindAddress", LOOPBACK)
+        os.environ["SPARK_LOCAL_IP"] = LOOPBACK
     if s.spark_jars:
         builder = builder.config("spark.jars", s.spark_jars)
     else:
@@ -107,5 +113,10 @@ def get_or_create(s: Settings) -> SparkSession:
     os.environ["PYTHONPATH"] = python_path
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
+    if is_local(s.spark_master):
+        ui_host = spark.sparkContext._jvm.java.lang.System.getenv("SPARK_LOCAL_IP")  # type: ignore[union-attr]
+        if ui_host != LOOPBACK:  # a JVM started earlier in this process, without our environment
+            log.warning("the Spark UI binds to %s, not loopback: the JVM started before SPARK_LOCAL_IP was set",
+                        ui_host or "every interface")
     log.info("started SparkSession %s on %s", spark.version, s.spark_master)
     return spark

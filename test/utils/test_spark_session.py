@@ -1,8 +1,15 @@
-"""Shipping the `app` package to executors that do not share the driver's disk."""
+"""The session: the `app` package shipped to executors that do not share the driver's disk, the UI kept local."""
 
+import contextlib
+import ipaddress
+import os
+import socket
 import subprocess
 import sys
+import urllib.parse
+import urllib.request
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -39,3 +46,54 @@ def test_a_provided_session_is_used_and_never_stopped(spark):
     with session(Settings.load({"APP_ENV": "testing"})) as provided:
         assert provided is spark
     assert spark.range(3).count() == 3  # still alive: a runtime's session is not the job's to stop
+
+
+def _listening(pid: int) -> set[tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int]]:
+    """The (address, port) pairs process `pid` listens on: its socket inodes matched in /proc/net/tcp{,6}."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            if (target := os.readlink(fd)).startswith("socket:["):
+                inodes.add(target[8:-1])
+    found = set()
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            cols = line.split()
+            if cols[3] != "0A" or cols[9] not in inodes:  # 0A: LISTEN
+                continue
+            raw, port = cols[1].split(":")
+            # The kernel prints each 32-bit word of the address in host (little-endian) order.
+            packed = b"".join(bytes.fromhex(raw[i:i + 8])[::-1] for i in range(0, len(raw), 8))
+            found.add((ipaddress.ip_address(packed), int(port, 16)))
+    return found
+
+
+def _loopback(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or bool(mapped and mapped.is_loopback)
+
+
+def _non_loopback_ipv4() -> str | None:
+    """This machine's address on its default route, if it has one (no packet is sent)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))
+        except OSError:
+            return None
+        address = s.getsockname()[0]
+    return None if ipaddress.ip_address(address).is_loopback else address
+
+
+def test_the_local_ui_answers_on_loopback_only_and_cannot_kill(spark):
+    sc = spark.sparkContext
+    assert sc.getConf().get("spark.ui.killEnabled") == "false"
+    port = urllib.parse.urlsplit(sc.uiWebUrl).port
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/applications", timeout=10) as response:
+        assert response.status == 200 and sc.applicationId in response.read().decode()
+    listening = _listening(sc._gateway.proc.pid)  # the driver JVM
+    assert port in {p for _, p in listening}
+    # Not just the UI: nothing the driver JVM serves (UI, RPC, block manager, py4j) is open to other hosts.
+    assert {(str(a), p) for a, p in listening if not _loopback(a)} == set()
+    if (address := _non_loopback_ipv4()) is not None:
+        with pytest.raises(OSError), socket.create_connection((address, port), timeout=5):
+            pass
