@@ -82,7 +82,7 @@ def parse_message(value: bytes | None, limits: Limits) -> Message | Rejection:
         return Rejection(Reason.INVALID_UTF8, f"value is not UTF-8: {exc}")
     try:
         obj = json.loads(decoded)
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # ValueError: also an integer of over 4,300 digits
         return Rejection(Reason.INVALID_JSON, f"value is not JSON: {exc}"[:500])
     if not isinstance(obj, dict):
         return Rejection(Reason.NOT_AN_OBJECT, f"value is a JSON {type(obj).__name__}, not an object")

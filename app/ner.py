@@ -8,6 +8,8 @@ from pathlib import Path
 import spacy
 from spacy.language import Language
 
+from app.messages import Reason
+
 log = logging.getLogger(__name__)
 
 # Components NER does not need in the en_core_web_* pipelines. tok2vec is dropped separately, only when
@@ -25,7 +27,10 @@ class Entity:
 
 @dataclass(frozen=True)
 class InferenceError:
+    """Why one text has no entities; `reason` is its dead letter's reason."""
+
     detail: str
+    reason: Reason = Reason.INFERENCE_ERROR
 
 
 def load_pipeline(model: str, keep: Sequence[str] = ()) -> Language:

@@ -1,4 +1,8 @@
-"""The NER pandas UDF: validates raw Kafka values and runs spaCy, once-loaded per Python worker."""
+"""The NER pandas UDF: validates raw Kafka values and runs spaCy, once-loaded per Python worker.
+
+Everything done for one message (parse, validate, infer, size the result) sits behind a per-message boundary:
+whatever escapes it becomes that message's dead letter, never the micro-batch's failure.
+"""
 
 import json
 import time
@@ -11,9 +15,12 @@ from pyspark.sql import Column
 from pyspark.sql.functions import pandas_udf
 from spacy.language import Language
 
+from app.isolation import Budget, Infer, InferenceProcess, Outcome, char_groups
 from app.messages import Limits, Message, Reason, Rejection, parse_message
 from app.ner import Entity, InferenceError, extract_entities, load_pipeline, model_identity
 from app.schemas import INFERENCE_SCHEMA
+
+MAX_DETAIL_CHARS = 500
 
 
 @dataclass(frozen=True)
@@ -24,20 +31,52 @@ class InferenceConfig:
     keep_components: tuple[str, ...]
     nlp_batch_size: int
     limits: Limits
+    nlp_batch_max_chars: int = 60_000
+    # None: inference runs in the worker itself, without a budget (tests and the benches' inline variant).
+    budget: Budget | None = None
 
 
-# One pipeline per Python worker process and model, reused across tasks (spark.python.worker.reuse).
-_PIPELINES: dict[tuple[str, tuple[str, ...]], Language] = {}
+@dataclass(frozen=True)
+class Runner:
+    """One worker's loaded model and how it runs texts through it."""
+
+    nlp: Language
+    infer: Infer
 
 
-def _pipeline(config: InferenceConfig) -> tuple[Language, float | None]:
-    """The worker's pipeline, and how long loading took when this call loaded it."""
-    key = (config.model, config.keep_components)
-    if key in _PIPELINES:
-        return _PIPELINES[key], None
+# One runner per Python worker process and model, reused across tasks (spark.python.worker.reuse).
+_RUNNERS: dict[InferenceConfig, Runner] = {}
+
+
+def _runner(config: InferenceConfig) -> tuple[Runner, float | None]:
+    """The worker's runner, and how long loading the model took when this call loaded it."""
+    if config in _RUNNERS:
+        return _RUNNERS[config], None
     started = time.perf_counter()
-    _PIPELINES[key] = load_pipeline(config.model, config.keep_components)
-    return _PIPELINES[key], time.perf_counter() - started
+    nlp = load_pipeline(config.model, config.keep_components)
+
+    def inline(texts: list[str]) -> list[Outcome]:
+        return extract_entities(nlp, texts, config.nlp_batch_size)
+
+    infer: Infer = inline if config.budget is None else InferenceProcess(inline, config.budget).run
+    _RUNNERS[config] = Runner(nlp, infer)
+    return _RUNNERS[config], time.perf_counter() - started
+
+
+def clean(detail: str) -> str:
+    """A dead letter's detail as valid UTF-8 of bounded length: it may quote the hostile input."""
+    return detail[:MAX_DETAIL_CHARS].encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _describe(exc: BaseException) -> str:
+    return clean(f"{type(exc).__name__}: {exc}")
+
+
+def _parse(value: Any, limits: Limits) -> Message | Rejection:
+    try:
+        return parse_message(value, limits)
+    except Exception as exc:  # noqa: BLE001 - the per-message boundary: this message's dead letter
+        return Rejection(Reason.INTERNAL_ERROR, f"parsing raised {_describe(exc)}")
 
 
 def result_bytes(uuid: str, entities: list[Entity]) -> int:
@@ -53,31 +92,62 @@ def _surely_fits(uuid: str, entities: list[Entity], max_bytes: int) -> bool:
     return bound <= max_bytes
 
 
-def _row(parsed: Message | Rejection, outcome: list[Entity] | InferenceError | None,
-         max_result_bytes: int) -> dict[str, Any]:
+def _row(parsed: Message | Rejection, outcome: Outcome | None, max_result_bytes: int) -> dict[str, Any]:
     if isinstance(parsed, Rejection):
-        return {"uuid": None, "lang": None, "entities": None, "reason": str(parsed.reason), "detail": parsed.detail}
+        return _dead(None, None, parsed.reason, parsed.detail)
     if isinstance(outcome, InferenceError):
-        return {"uuid": parsed.uuid, "lang": parsed.lang, "entities": None,
-                "reason": str(Reason.INFERENCE_ERROR), "detail": outcome.detail}
-    if not _surely_fits(parsed.uuid, outcome or [], max_result_bytes) and (
-        (size := result_bytes(parsed.uuid, outcome or [])) > max_result_bytes
+        return _dead(parsed.uuid, parsed.lang, outcome.reason, outcome.detail)
+    entities = outcome or []
+    if not _surely_fits(parsed.uuid, entities, max_result_bytes) and (
+        (size := result_bytes(parsed.uuid, entities)) > max_result_bytes
     ):
-        return {"uuid": parsed.uuid, "lang": parsed.lang, "entities": None, "reason": str(Reason.RESULT_TOO_LARGE),
-                "detail": f"{len(outcome or [])} entities make ~{size} bytes of JSON, over {max_result_bytes}"}
-    entities = [e.__dict__ for e in outcome or []]
-    return {"uuid": parsed.uuid, "lang": parsed.lang, "entities": entities, "reason": None, "detail": None}
+        return _dead(parsed.uuid, parsed.lang, Reason.RESULT_TOO_LARGE,
+                     f"{len(entities)} entities make ~{size} bytes of JSON, over {max_result_bytes}")
+    return {"uuid": parsed.uuid, "lang": parsed.lang, "entities": [e.__dict__ for e in entities], "reason": None,
+            "detail": None}
 
 
-def infer_batch(values: pd.Series, nlp: Language, config: InferenceConfig) -> pd.DataFrame:
-    """Validate and annotate one batch of raw values; one output row per input row, in order."""
-    parsed = [parse_message(v, config.limits) for v in values]
+def _dead(uuid: str | None, lang: str | None, reason: Reason, detail: str) -> dict[str, Any]:
+    return {"uuid": uuid, "lang": lang, "entities": None, "reason": str(reason), "detail": clean(detail)}
+
+
+def _safe_row(parsed: Message | Rejection, outcome: Outcome | None, max_result_bytes: int) -> dict[str, Any]:
+    try:
+        return _row(parsed, outcome, max_result_bytes)
+    except Exception as exc:  # noqa: BLE001 - the per-message boundary: this message's dead letter
+        return _dead(None, None, Reason.INTERNAL_ERROR, f"building the result raised {_describe(exc)}")
+
+
+def infer_texts(texts: list[str], infer: Infer, config: InferenceConfig) -> list[Outcome]:
+    """Outcomes for every text, in order, in calls bounded by characters as well as by count."""
+    outcomes: list[Outcome] = [InferenceError("not run")] * len(texts)
+    for group in char_groups(texts, config.nlp_batch_max_chars, config.nlp_batch_size):
+        try:
+            found = infer([texts[i] for i in group])
+        except Exception as exc:  # noqa: BLE001 - extract_entities isolates texts; this is the last net
+            found = [InferenceError(_describe(exc))] * len(group)
+        for i, outcome in zip(group, found, strict=True):
+            outcomes[i] = outcome
+    return outcomes
+
+
+def infer_batch(values: pd.Series, nlp: Language, config: InferenceConfig, infer: Infer | None = None
+                ) -> pd.DataFrame:
+    """Validate and annotate one batch of raw values; one output row per input row, in order.
+
+    `infer` runs texts through `nlp` (inline by default; the UDF passes its worker's killable process).
+    """
+    if infer is None:
+        def infer(texts: list[str]) -> list[Outcome]:
+            return extract_entities(nlp, texts, config.nlp_batch_size)
+    parsed = [_parse(v, config.limits) for v in values]
     messages = {i: p for i, p in enumerate(parsed) if isinstance(p, Message)}
     started = time.perf_counter()
-    annotated = extract_entities(nlp, [m.text for m in messages.values()], config.nlp_batch_size)
+    annotated = infer_texts([m.text for m in messages.values()], infer, config)
     elapsed = time.perf_counter() - started
-    outcomes: dict[int, list[Entity] | InferenceError] = dict(zip(messages, annotated, strict=True))
-    frame = pd.DataFrame([_row(p, outcomes.get(i), config.limits.max_result_bytes) for i, p in enumerate(parsed)],
+    outcomes: dict[int, Outcome] = dict(zip(messages, annotated, strict=True))
+    frame = pd.DataFrame([_safe_row(p, outcomes.get(i), config.limits.max_result_bytes)
+                          for i, p in enumerate(parsed)],
                          columns=["uuid", "lang", "entities", "reason", "detail"])
     name, version = model_identity(nlp)
     frame["model_name"] = name
@@ -93,9 +163,9 @@ def make_ner_udf(config: InferenceConfig):
 
     @pandas_udf(INFERENCE_SCHEMA)  # type: ignore[call-overload]
     def ner(batches: Iterator[pd.Series]) -> Iterator[pd.DataFrame]:
-        nlp, load_seconds = _pipeline(config)
+        runner, load_seconds = _runner(config)
         for values in batches:
-            frame = infer_batch(values, nlp, config)
+            frame = infer_batch(values, runner.nlp, config, runner.infer)
             if load_seconds is not None and len(frame):
                 frame.loc[0, "model_load_seconds"] = load_seconds
                 load_seconds = None

