@@ -11,7 +11,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from app.pipeline import annotate, inference_config
+from app.pipeline import DEFAULT_RECORD_BYTES, RecordBudget, annotate, inference_config
 from app.utils.settings import Settings
 from app.utils.spark_session import session
 
@@ -78,7 +78,8 @@ def run_batch(spark: SparkSession, s: Settings, input_path: str, output_path: st
     # Round-robin first: one small file is one input split, and inference should use every core.
     rows = read_rows(spark, input_path, fmt).repartition(partitions)
     # Two outputs from one inference pass: keep the annotated rows rather than run spaCy twice.
-    annotated = annotate(rows, inference_config(s)).persist(StorageLevel.MEMORY_AND_DISK)
+    records = RecordBudget(DEFAULT_RECORD_BYTES)  # files have no record limit; the same cuts as Kafka's default
+    annotated = annotate(rows, inference_config(s, records), records).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         write(annotated.where("ok").select("result"), f"{output_path.rstrip('/')}/result", out_fmt)
         write(annotated.where("not ok").select("dead_letter"), f"{output_path.rstrip('/')}/dead-letter", out_fmt)

@@ -1,10 +1,14 @@
 """The streaming query: Kafka source -> NER UDF -> one Kafka sink that routes results and dead letters."""
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import DataStreamWriter
 from pyspark.sql.types import StructType
 
+from app.isolation import Budget
 from app.messages import Limits, Reason
 from app.schemas import DEAD_LETTER_SCHEMA, RESULT_SCHEMA, SOURCE_SCHEMA
 from app.udfs import InferenceConfig, apply_ner
@@ -12,17 +16,44 @@ from app.utils.kafka_options import spark_kafka_options, spark_source_options
 from app.utils.settings import Settings
 
 OBSERVATION = "ner"
-# A dead letter must fit in one Kafka record (1 MiB by default) or its micro-batch fails on every restart: keep
-# the first 512 KiB of the original value (~700 KB in base64) and its size; all of it stays in the input topic.
-DEAD_LETTER_MAX_VALUE_BYTES = 512 * 1024
+# Kafka's default record limit (the producer's max.request.size and a topic's max.message.bytes): the size the
+# job assumes when it has no broker to ask (batch mode); the stream reads the real limits at start.
+DEFAULT_RECORD_BYTES = 1024 * 1024
+# Room in a record for what is not key or payload: Kafka's record and batch headers, a dead letter's reason,
+# detail (at most 500 characters, up to 6 bytes each once JSON-escaped), timestamps and source.
+RECORD_OVERHEAD_BYTES = 8 * 1024
 
 
-def inference_config(s: Settings) -> InferenceConfig:
+@dataclass(frozen=True)
+class RecordBudget:
+    """How much of one input message a dead letter keeps so that key + value fit in one Kafka record."""
+
+    record_bytes: int
+
+    @property
+    def max_result_bytes(self) -> int:
+        return self.record_bytes - RECORD_OVERHEAD_BYTES
+
+    @property
+    def key_bytes(self) -> int:
+        return self.record_bytes // 16
+
+    @property
+    def value_bytes(self) -> int:
+        # base64 turns 3 bytes into 4: keep a multiple of 3 so the kept prefix decodes on its own.
+        return (self.record_bytes - RECORD_OVERHEAD_BYTES - self.key_bytes) * 3 // 4 // 3 * 3
+
+
+def inference_config(s: Settings, budget: RecordBudget) -> InferenceConfig:
     return InferenceConfig(
         model=s.spacy_model,
         keep_components=s.spacy_keep_components,
         nlp_batch_size=s.nlp_batch_size,
-        limits=Limits(max_text_length=s.max_text_length, supported_langs=frozenset(s.supported_langs)),
+        limits=Limits(max_text_length=s.max_text_length, supported_langs=frozenset(s.supported_langs),
+                      max_result_bytes=budget.max_result_bytes),
+        nlp_batch_max_chars=s.nlp_batch_max_chars,
+        budget=None if s.inference_isolation == "inline" else Budget(
+            seconds=s.message_timeout_seconds, memory_bytes=s.inference_memory_mb * 2**20),
     )
 
 
@@ -51,14 +82,24 @@ def read_source(spark: SparkSession, s: Settings, min_partitions: int) -> DataFr
     return reader.load()
 
 
-def annotate(raw: DataFrame, config: InferenceConfig) -> DataFrame:
+def annotate(raw: DataFrame, config: InferenceConfig, records: RecordBudget,
+             quarantined: Mapping[str, str] | None = None) -> DataFrame:
     """The transform both modes share: one row per input row with `ok`, its `result` and `dead_letter` records.
 
     Input rows are Kafka-shaped (key, value, topic, partition, offset, timestamp): the stream reads them from
-    Kafka, the batch job builds them from files. `r` keeps the raw inference struct for metrics.
+    Kafka, the batch job builds them from files. `r` keeps the raw inference struct for metrics. `quarantined`
+    maps "topic/partition/offset" to the failure that made it poison: those values never reach Python.
     """
-    inferred = raw.select("key", "value", "topic", "partition", "offset", "timestamp",
-                          apply_ner(F.col("value"), config).alias("r"))
+    value = F.col("value")
+    if not quarantined:
+        r = apply_ner(value, config)
+    else:
+        entries = F.create_map(*[F.lit(x) for item in sorted(quarantined.items()) for x in item])
+        poison = F.try_element_at(entries, F.concat_ws("/", "topic", "partition", "offset"))
+        r = apply_ner(F.when(poison.isNull(), value), config)
+        r = (r.withField("reason", F.when(poison.isNull(), r.getField("reason")).otherwise(F.lit(str(Reason.POISON))))
+             .withField("detail", F.coalesce(poison, r.getField("detail"))))
+    inferred = raw.select("key", "value", "topic", "partition", "offset", "timestamp", r.alias("r"))
     source = build_struct(SOURCE_SCHEMA, {"topic": F.col("topic"), "partition": F.col("partition"),
                                           "offset": F.col("offset")})
     processed_at = F.expr("timestamp_millis(r.processed_at_ms)")
@@ -69,22 +110,26 @@ def annotate(raw: DataFrame, config: InferenceConfig) -> DataFrame:
     })
     dead_letter = build_struct(DEAD_LETTER_SCHEMA, {
         "reason": F.col("r.reason"), "detail": F.col("r.detail"),
-        "value_base64": F.base64(F.substring(F.col("value"), 1, DEAD_LETTER_MAX_VALUE_BYTES)),
-        "value_bytes": F.length(F.col("value")),
+        "key_bytes": F.length(F.col("key")),
+        "value_base64": F.base64(F.substring(value, 1, records.value_bytes)),
+        "value_bytes": F.length(value),
         "source": source, "received_at": F.col("timestamp"), "failed_at": processed_at,
     })
-    return inferred.select("key", F.col("r.reason").isNull().alias("ok"), result.alias("result"),
+    return inferred.select(F.col("key"), F.col("r.reason").isNull().alias("ok"), result.alias("result"),
                            dead_letter.alias("dead_letter"), "r")
 
 
-def transform(raw: DataFrame, config: InferenceConfig, result_topic: str, dead_letter_topic: str) -> DataFrame:
+def transform(raw: DataFrame, config: InferenceConfig, records: RecordBudget, result_topic: str,
+              dead_letter_topic: str, quarantined: Mapping[str, str] | None = None) -> DataFrame:
     """Rows of (topic, key, value) for the Kafka sink, one per input message, plus observed batch metrics."""
-    annotated = annotate(raw, config)
+    annotated = annotate(raw, config, records, quarantined)
     ok = F.col("ok")
     routed = annotated.select(
         F.when(ok, F.lit(result_topic)).otherwise(F.lit(dead_letter_topic)).alias("topic"),
-        # Results are keyed by uuid so consumers can deduplicate; dead letters keep the original key.
-        F.when(ok, F.col("r.uuid").cast("binary")).otherwise(F.col("key")).alias("key"),
+        # Results are keyed by uuid (its size counts in the result's budget); dead letters keep the original key,
+        # cut to its share of the record (the full size is in key_bytes).
+        F.when(ok, F.col("r.uuid").cast("binary"))
+        .otherwise(F.substring(F.col("key"), 1, records.key_bytes)).alias("key"),
         F.when(ok, F.to_json("result")).otherwise(F.to_json("dead_letter")).alias("value"),
         F.col("r"),
     )
@@ -107,10 +152,11 @@ def batch_metrics(r: Column) -> list[Column]:
     ]
 
 
-def build_query(spark: SparkSession, s: Settings, min_partitions: int) -> DataStreamWriter:
+def build_query(spark: SparkSession, s: Settings, min_partitions: int, records: RecordBudget,
+                quarantined: Mapping[str, str] | None = None) -> DataStreamWriter:
     """The complete, not yet started, streaming write."""
-    rows = transform(read_source(spark, s, min_partitions), inference_config(s), s.result_topic,
-                     s.dead_letter_topic)
+    rows = transform(read_source(spark, s, min_partitions), inference_config(s, records), records, s.result_topic,
+                     s.dead_letter_topic, quarantined)
     writer = (
         rows.writeStream.format("kafka")
         .options(**spark_kafka_options(s))

@@ -10,21 +10,25 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import fields
 
 if __package__ in (None, ""):  # spark-submit app/run.py: make the `app` package importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from pyspark.sql.streaming import StreamingQuery
+
 from app import batch
-from app.pipeline import build_query
+from app.pipeline import RecordBudget, build_query
+from app.supervisor import supervise
 from app.utils import logging_setup
 from app.utils.kafka_options import kafka_python_config
-from app.utils.lifecycle import ProgressListener, StopSignal, wait_for
+from app.utils.lifecycle import ProgressListener, StopSignal
 from app.utils.metrics import AppMetrics
 from app.utils.metrics_push import MetricsPusher, SparkMetricsCollector, pushgateway, spark_metrics_urls
 from app.utils.offsets import OffsetsCommitter, kafka_commit, snapshot_from_progress
-from app.utils.preflight import kafka_ready
+from app.utils.preflight import kafka_ready, max_record_bytes
 from app.utils.settings import Settings, SettingsError
 from app.utils.spark_session import session
 from app.utils.worker import Worker, raise_for_errors
@@ -70,9 +74,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def stream(settings: Settings) -> int:
-    """Run the streaming query with its side workers until it stops or fails."""
+    """Run the streaming query with its side workers until it stops or fails for good."""
     if not kafka_ready(settings):
         return 1
+    records = RecordBudget(max_record_bytes(settings))
     metrics = AppMetrics()
     committer = OffsetsCommitter(
         settings.consumer_group, kafka_commit(kafka_python_config(settings)),
@@ -82,6 +87,10 @@ def stream(settings: Settings) -> int:
     def on_progress(progress: dict) -> None:
         committer.offer(snapshot_from_progress(progress))
         metrics.observe_progress(progress, time.time())
+
+    def on_end(query: StreamingQuery) -> None:
+        if query.lastProgress is not None:
+            committer.offer(snapshot_from_progress(_as_dict(query.lastProgress)))
 
     with ExitStack() as stack:
         spark = stack.enter_context(session(settings))
@@ -96,25 +105,14 @@ def stream(settings: Settings) -> int:
             stack.enter_context(worker)
         spark.streams.addListener(ProgressListener(settings.query_name, on_progress))
         min_partitions = settings.min_partitions or spark.sparkContext.defaultParallelism
-        query = build_query(spark, settings, min_partitions).start()
-        log.info("query %s running: %s -> %s / %s", settings.query_name, settings.input_topic,
-                 settings.result_topic, settings.dead_letter_topic)
-        stop = StopSignal().install()
-        try:
-            wait_for(query, stop, lambda: raise_for_errors(workers))
-        except Exception:
-            log.exception("query %s failed", settings.query_name)
-            if query.isActive:
-                query.stop()
-            return 1
-        finally:
-            if query.lastProgress is not None:
-                committer.offer(snapshot_from_progress(_as_dict(query.lastProgress)))
-        if query.exception() is not None:
-            log.error("query %s failed: %s", settings.query_name, query.exception())
-            return 1
-    log.info("stopped cleanly")
-    return 0
+
+        def start(quarantined: Mapping[str, str]) -> StreamingQuery:
+            return build_query(spark, settings, min_partitions, records, quarantined).start()
+
+        code = supervise(spark, settings, records, start, StopSignal().install(),
+                         lambda: raise_for_errors(workers), on_end)
+    log.info("stopped cleanly" if code == 0 else "stopped after a failure")
+    return code
 
 
 def _as_dict(progress: object) -> dict:

@@ -81,7 +81,8 @@ DEAD_LETTER_SCHEMA = StructType(
     [
         StructField("reason", StringType()),
         StructField("detail", StringType()),
-        StructField("value_base64", StringType()),  # at most the first 512 KiB of the value
+        StructField("key_bytes", IntegerType()),  # the whole key's size (the dead letter's key is cut to fit)
+        StructField("value_base64", StringType()),  # the value's first bytes, as many as fit in one record
         StructField("value_bytes", IntegerType()),  # the whole value's size
         StructField("source", SOURCE_SCHEMA),
         StructField("received_at", TimestampType()),

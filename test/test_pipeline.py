@@ -6,7 +6,7 @@ import time
 import spacy
 
 from app.ner import NOT_NEEDED_FOR_NER
-from app.pipeline import build_query
+from app.pipeline import DEFAULT_RECORD_BYTES, RecordBudget, build_query
 from test.fixtures.kafka import produce
 from test.stream_helpers import original_value, outputs, stream_settings
 
@@ -28,8 +28,11 @@ BAD = [  # (key, value, expected reason)
 ]
 
 
-def run_to_end(spark, settings, min_partitions=2, timeout=600):
-    query = build_query(spark, settings, min_partitions).start()
+RECORDS = RecordBudget(DEFAULT_RECORD_BYTES)
+
+
+def run_to_end(spark, settings, min_partitions=2, timeout=600, quarantined=None):
+    query = build_query(spark, settings, min_partitions, RECORDS, quarantined).start()
     try:
         assert query.awaitTermination(timeout), "the availableNow query did not finish in time"
     finally:
@@ -77,7 +80,7 @@ def test_restart_from_checkpoint_loses_nothing(spark, corpus, kafka_bootstrap, k
     checkpoint = tmp_path / "ckpt"
     first = stream_settings(kafka_bootstrap, topics, checkpoint, TRIGGER_INTERVAL="0 seconds",
                             MAX_OFFSETS_PER_TRIGGER="100")
-    query = build_query(spark, first, 2).start()
+    query = build_query(spark, first, 2, RECORDS).start()
     deadline = time.monotonic() + 300
     while sum(p["numInputRows"] for p in query.recentProgress) < 200 and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -87,9 +90,10 @@ def test_restart_from_checkpoint_loses_nothing(spark, corpus, kafka_bootstrap, k
 
     run_to_end(spark, stream_settings(kafka_bootstrap, topics, checkpoint, MAX_OFFSETS_PER_TRIGGER="100"))
     results = outputs(kafka_bootstrap, topics[1], expected=len(docs))
-    uuids = [r["value"]["uuid"] for r in results]
-    assert set(uuids) == {d["uuid"] for d in docs}  # no uuid lost
-    assert len(uuids) - len(set(uuids)) <= 100  # at most one re-run micro-batch duplicated
+    # A message is its source offset (two messages may share a uuid): count and deduplicate by it.
+    sources = [(r["value"]["source"]["partition"], r["value"]["source"]["offset"]) for r in results]
+    assert set(sources) == {(0, i) for i in range(len(docs))}  # nothing lost
+    assert len(sources) - len(set(sources)) <= 100  # at most one re-run micro-batch duplicated
 
 
 def test_single_partition_topic_uses_more_than_one_task(spark, corpus, kafka_bootstrap, kafka_topics, tmp_path):
@@ -101,3 +105,16 @@ def test_single_partition_topic_uses_more_than_one_task(spark, corpus, kafka_boo
               for s in tracker.getJobInfo(j).stageIds]
     assert stages and max(s.numTasks for s in stages if s) >= 2
     assert len(outputs(kafka_bootstrap, topics[1], expected=100)) == 100
+
+
+def test_quarantined_offsets_become_poison_without_reaching_python(spark, kafka_bootstrap, kafka_topics, tmp_path):
+    topics = (kafka_topics("input", 1), kafka_topics("result", 1), kafka_topics("dead", 1))
+    docs = [{"uuid": f"q-{i}", "text": "Barack Obama visited Paris.", "lang": "en"} for i in range(5)]
+    produce(kafka_bootstrap, topics[0], [(d["uuid"].encode(), json.dumps(d).encode()) for d in docs])
+    run_to_end(spark, stream_settings(kafka_bootstrap, topics, tmp_path / "ckpt"),
+               quarantined={f"{topics[0]}/0/2": "PythonException: worker crashed"})
+    results = outputs(kafka_bootstrap, topics[1], expected=4)
+    (poison,) = outputs(kafka_bootstrap, topics[2], expected=1)
+    assert sorted(r["value"]["uuid"] for r in results) == ["q-0", "q-1", "q-3", "q-4"]
+    assert poison["value"]["reason"] == "poison" and poison["value"]["detail"] == "PythonException: worker crashed"
+    assert poison["value"]["source"]["offset"] == 2 and original_value(poison) == json.dumps(docs[2]).encode()

@@ -56,12 +56,40 @@ class StopSignal:
         self.requested.set()
 
 
-def wait_for(query: StreamingQuery, stop: StopSignal, check: Callable[[], None], poll: int = 1) -> None:
-    """Wait until the query ends by itself or a stop is requested; `check` raises if a worker died."""
+def wait_for(query: StreamingQuery, stop: StopSignal, check: Callable[[], None], drain_seconds: float,
+             poll: int = 1) -> None:
+    """Wait until the query ends by itself or a stop is requested; `check` raises if a worker died. A failed
+    query raises its StreamingQueryException here."""
     while not query.awaitTermination(poll):
         check()
         if stop.requested.is_set():
             started = time.monotonic()
+            how = drain(query, drain_seconds)
             query.stop()
-            log.info("query stopped in %.1f s", time.monotonic() - started)
+            log.info("query stopped in %.1f s (%s)", time.monotonic() - started, how)
             return
+
+
+def _batch_id(query: StreamingQuery) -> int | None:
+    progress = query.lastProgress
+    return None if progress is None else progress.get("batchId")
+
+
+def drain(query: StreamingQuery, timeout: float, poll: float = 0.005) -> str:
+    """Let the micro-batch in flight finish before the query is stopped, so a routine stop writes no duplicates.
+
+    Stopping interrupts a running batch: what its tasks already wrote is written again after the restart. Spark
+    reports a batch's progress only after its commit log entry is written, so the stop comes right after a new
+    progress (the next batch has not written anything yet: its first rows are still in the model), or at once
+    when the query is idle.
+    """
+    deadline = time.monotonic() + timeout
+    before = _batch_id(query)
+    while time.monotonic() < deadline and query.isActive:
+        status = query.status
+        if not status["isDataAvailable"] and not status["isTriggerActive"]:
+            return "idle"
+        if _batch_id(query) != before:
+            return "the batch in flight committed"
+        time.sleep(poll)
+    return "timed out waiting for the batch in flight" if query.isActive else "the query ended"

@@ -9,8 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 from kafka import KafkaAdminClient
+from kafka.admin import ConfigResource, ConfigResourceType
 
-from app.utils.kafka_options import kafka_python_config
+from app.utils.kafka_options import kafka_python_config, producer_max_request_size
 from app.utils.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,31 @@ def check_kafka(s: Settings, timeout_seconds: float = 20.0, admin: AdminFactory 
         msg = f"topic(s) missing on {s.kafka_bootstrap_servers}: {', '.join(missing)} (or this user may not see them)"
         raise PreflightError(msg)
     log.info("Kafka reachable at %s; topics %s present", s.kafka_bootstrap_servers, ", ".join(wanted.values()))
+
+
+def max_record_bytes(s: Settings, timeout_seconds: float = 20.0, admin: AdminFactory = KafkaAdminClient) -> int:
+    """The largest record the sink can write: the producer's max.request.size and each output topic's
+    max.message.bytes, read from the broker (never assumed: an operator may have lowered one)."""
+    timeout_ms = int(timeout_seconds * 1000)
+    client = admin(client_id="ner-preflight", bootstrap_timeout_ms=timeout_ms, request_timeout_ms=timeout_ms,
+                   **kafka_python_config(s))
+    try:
+        topics = (s.result_topic, s.dead_letter_topic)
+        described = client.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, t, ["max.message.bytes"]) for t in topics],
+            config_filter="all")
+    finally:
+        client.close()
+    limits = {"max.request.size (producer)": producer_max_request_size(s)}
+    for topic in topics:
+        value = described.get("topic", {}).get(topic, {}).get("max.message.bytes", {}).get("value")
+        if value is None:
+            msg = f"could not read max.message.bytes of topic {topic!r} on {s.kafka_bootstrap_servers}"
+            raise PreflightError(msg)
+        limits[f"max.message.bytes of {topic}"] = int(value)
+    smallest = min(limits, key=limits.__getitem__)
+    log.info("records are bounded by %s = %d bytes", smallest, limits[smallest])
+    return limits[smallest]
 
 
 def kafka_ready(s: Settings, timeout_seconds: float = 20.0) -> bool:

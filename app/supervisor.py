@@ -1,0 +1,72 @@
+"""Runs the streaming query until it stops cleanly; a failed micro-batch leads to the quarantine, not a crash loop.
+
+A failure that the quarantine traces to single offsets is handled in this process: those offsets become `poison`
+dead letters and the query starts again from its checkpoint at full speed. A failure it cannot trace (the whole
+range succeeds when re-run, a broker outage, a bad setting) ends the job with exit code 1, as before.
+"""
+
+import logging
+from collections.abc import Callable, Mapping
+
+from pyspark.errors import StreamingQueryException
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.streaming import StreamingQuery
+
+from app.pipeline import RecordBudget, annotate, inference_config
+from app.quarantine import QuarantineStore, failed_ranges, find_poison, spark_probe
+from app.utils.kafka_options import spark_source_options
+from app.utils.lifecycle import StopSignal, wait_for
+from app.utils.settings import Settings
+
+log = logging.getLogger(__name__)
+StartQuery = Callable[[Mapping[str, str]], StreamingQuery]
+# Each round quarantines at least one new offset; a job that needs more rounds than this in one run has a
+# failure that is not about single messages.
+MAX_ROUNDS = 20
+
+
+def supervise(spark: SparkSession, s: Settings, records: RecordBudget, start: StartQuery, stop: StopSignal,
+              check: Callable[[], None], on_end: Callable[[StreamingQuery], None]) -> int:
+    """0 after a clean stop (or the end of an available-now run), 1 after a failure the quarantine cannot cure."""
+    store = QuarantineStore(spark, s.checkpoint_location)
+    for _ in range(MAX_ROUNDS):
+        quarantined = store.load()
+        query = start(quarantined)
+        log.info("query %s running: %s -> %s / %s (%d offsets quarantined)", s.query_name, s.input_topic,
+                 s.result_topic, s.dead_letter_topic, len(quarantined))
+        try:
+            wait_for(query, stop, check, s.stop_timeout_seconds)
+        except StreamingQueryException as exc:
+            log.error("query %s failed: %s", s.query_name, str(exc)[:2000])
+        finally:
+            on_end(query)
+        if query.exception() is None:
+            return 0
+        if not s.quarantine or stop.requested.is_set():
+            return 1
+        if not _quarantine(spark, s, records, store, quarantined):
+            return 1
+    log.error("query %s failed %d times in a row; giving up", s.query_name, MAX_ROUNDS)
+    return 1
+
+
+def _quarantine(spark: SparkSession, s: Settings, records: RecordBudget, store: QuarantineStore,
+                quarantined: Mapping[str, str]) -> bool:
+    """Find the offsets that fail the last batch on their own and store them; False if there are none."""
+    ranges = failed_ranges(spark, s.checkpoint_location)
+    if not ranges:
+        log.error("no uncommitted batch in the checkpoint: the failure is not in the input")
+        return False
+    config = inference_config(s, records)
+
+    def transform(raw: DataFrame) -> DataFrame:
+        return annotate(raw, config, records, quarantined)
+
+    poison = [p for p in find_poison(ranges, spark_probe(spark, spark_source_options(s), transform))
+              if p.key not in quarantined]
+    if not poison:
+        log.error("the failed batch succeeds when re-run in pieces: the failure is not one message's content")
+        return False
+    store.add(poison)
+    log.warning("quarantined %d offset(s): %s; restarting the query", len(poison), ", ".join(p.key for p in poison))
+    return True
