@@ -1,26 +1,24 @@
 """Shared fixtures: one local SparkSession per test session, the test corpus, settings for tests."""
 
-import json
-import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from bench.corpus import corpus_path, load_docs
+
 pytest_plugins = ["test.fixtures.kafka", "test.fixtures.monitoring"]
 
-REPO = Path(__file__).resolve().parents[1]
-# Shared benchmark/test corpus beside the checkout (see shared/data/SOURCES.md); BENCH_DATA overrides it.
-CORPUS = Path(os.environ.get("BENCH_DATA", REPO.parent / "shared" / "data" / "bench.jsonl"))
+# The corpus in the repository (bench/data/, licence in its SOURCES.md); BENCH_DATA names another file.
+CORPUS = corpus_path()
 
 
 @pytest.fixture(scope="session")
 def corpus() -> list[dict]:
     """English Wikipedia paragraphs rich in entities: {"uuid", "text", "lang"} per document."""
-    if not CORPUS.is_file():
-        pytest.fail(f"test corpus {CORPUS} is missing (set BENCH_DATA to its path)")
-    with CORPUS.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh]
+    try:
+        return load_docs(CORPUS)
+    except FileNotFoundError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="session")

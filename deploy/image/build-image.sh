@@ -11,7 +11,6 @@
 #   CA_BUNDLE        PEM bundle mounted at build time for TLS-intercepting networks (buildah only)
 #                    [/etc/ssl/certs/ca-certificates.crt when it exists]
 #   IMAGE_BUILDER    force docker or buildah [auto]
-#   BENCH_DATA       the test corpus, staged into the build context for the unit tests [../shared/data/bench.jsonl]
 #   IMAGE_LAYERS     1: buildah caches every step (fast rebuilds, many GB of vfs layers) [0]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -28,13 +27,6 @@ builder=${IMAGE_BUILDER:-}
 if [[ -z $builder ]]; then
   if command -v docker >/dev/null && docker info >/dev/null 2>&1; then builder=docker; else builder=buildah; fi
 fi
-
-# The test corpus lives beside the checkout (where test/conftest.py looks for it), outside the build context:
-# stage a copy for the test stage.
-context_dir=${LOCAL:-.local}/image/context
-corpus=${BENCH_DATA:-../shared/data/bench.jsonl}
-rm -rf "$context_dir" && mkdir -p "$context_dir"
-if [[ -f $corpus ]]; then cp "$corpus" "$context_dir/bench.jsonl"; else echo ">> no test corpus at $corpus: the corpus tests run on the demo input" >&2; fi
 
 start=$SECONDS
 echo ">> building $image (BUILD_TARGET=$target) with $builder" >&2

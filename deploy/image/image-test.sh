@@ -69,9 +69,7 @@ container "$image"; local_ctr=$ctr
 if [[ -z ${SKIP_UNIT:-} ]]; then
 step "unit tests inside the test image"
 container "localhost/$IMAGE_NAME:$IMAGE_TAG-test"; test_ctr=$ctr
-corpus=/src/.local/image/context/bench.jsonl
-"${RUN[@]}" "$test_ctr" -- test -f "$corpus" || corpus=/src/deploy/local/input.json
-"${RUN[@]}" --workingdir /src -e BENCH_DATA="$corpus" "$test_ctr" -- \
+"${RUN[@]}" --workingdir /src "$test_ctr" -- \
   python deploy/image/tox-commands.py unit -p no:cacheprovider -q -m "not integration and not reliability"
 fi
 
