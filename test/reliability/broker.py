@@ -86,6 +86,12 @@ class Tail:
         return [r["value"]["uuid"] for r in self.results] + [
             d["key"].decode(errors="replace") for d in self.dead_letters if d["key"] is not None]
 
+    def sources(self) -> list[tuple[str, int, int]]:
+        """Each output record's input message as (topic, partition, offset): a message's identity (two messages
+        may carry the same uuid), which every result and dead letter records."""
+        return [(o["value"]["source"]["topic"], o["value"]["source"]["partition"], o["value"]["source"]["offset"])
+                for o in self.results + self.dead_letters]
+
     def wait_until(self, done: Callable[[], bool], timeout: float, what: str,
                    still_ok: Callable[[], None] = lambda: None) -> None:
         deadline = time.monotonic() + timeout

@@ -15,7 +15,7 @@ from app.ner import extract_entities
 from test.fixtures.kafka import produce
 from test.reliability.broker import Tail
 from test.reliability.conftest import keyed_records
-from test.test_run import job_env
+from test.test_run import end_offsets, job_env
 
 pytestmark = pytest.mark.reliability
 
@@ -44,26 +44,29 @@ def run_crashes(corpus, nlp, kafka_bootstrap, kafka_topics, jobs, tmp_path, n: i
         orphans = job.kill9(target)
         assert not orphans, f"processes left after kill -9 of {target}: {orphans}"
         tail.poll(2)
-        duplicates_after.append(len(tail.uuids()) - len(set(tail.uuids())))
-        assert len(set(tail.uuids())) < n, "the stream ended before the crash: use more messages"
+        duplicates_after.append(len(tail.sources()) - len(set(tail.sources())))
+        assert len(set(tail.sources())) < n, "the stream ended before the crash: use more messages"
 
     # The last run drains the rest in one go: the replayed batch keeps its logged offsets whatever the limit.
     final = jobs({**env, "TRIGGER_INTERVAL": "available-now", "MAX_OFFSETS_PER_TRIGGER": "0"}, "final")
     assert final.proc.wait(timeout=900) == 0, final.log()
     expected = {k.decode() for k, _ in records}
-    tail.wait_until(lambda: set(tail.uuids()) >= expected, 120, "every uuid in result or dead-letter")
+    ends = end_offsets(kafka_bootstrap, topics[0], 2)
+    inputs = {(topic, p, o) for (topic, p), end in ends.items() for o in range(end)}
+    tail.wait_until(lambda: set(tail.sources()) >= inputs, 120, "every message in result or dead-letter")
     tail.poll(2)
-    uuids = tail.uuids()
+    sources = tail.sources()
     tail.close()
 
-    lost = expected - set(uuids)
-    duplicates = len(uuids) - len(set(uuids))
+    # A message is its source offset: count and deduplicate by it, not by uuid.
+    lost = inputs - set(sources)
+    duplicates = len(sources) - len(set(sources))
     # What each restart added: the duplicates seen at the next kill (or at the end) minus those seen at its own.
     per_crash = [b - a for a, b in zip(duplicates_after, [*duplicates_after[1:], duplicates], strict=True)]
     print(f"\nRELIABILITY crash-restart: messages={n} crashes={crashes} maxOffsetsPerTrigger={per_batch} "
           f"seed={seed} lost={len(lost)} duplicates={duplicates} duplicates_per_restart={per_crash}")
     assert not lost
-    assert len(uuids) - duplicates == n  # nothing extra either
+    assert len(sources) - duplicates == n == len(inputs)  # nothing extra either
     assert duplicates_after[0] == 0 and all(d <= per_batch for d in per_crash), per_crash
     assert duplicates <= crashes * per_batch
 

@@ -1,0 +1,99 @@
+"""Messages that attack the process running the model: a crash or an unbounded allocation costs that message
+alone, a worker killed outside the inference sandbox is quarantined instead of a crash loop, and a quadratic text
+does not hold the messages behind it. The hostile models are real spaCy packages built by the test."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from test.fixtures.kafka import produce
+from test.reliability.broker import Tail
+from test.reliability.hostile_model import MARK, build
+from test.test_run import job_env
+
+pytestmark = pytest.mark.reliability
+
+
+def _doc(i: int, text: str = "Barack Obama visited Paris with Angela Merkel.") -> tuple[bytes, bytes]:
+    uuid = f"p-{i:04d}"
+    return uuid.encode(), json.dumps({"uuid": uuid, "text": text, "lang": "en"}).encode()
+
+
+def _run_hostile(kafka_bootstrap, kafka_topics, jobs, tmp_path, action: str, **settings: str):
+    model = build(tmp_path / "models", f"hostile_{action}_model", action)
+    topics = (kafka_topics("input", 1), kafka_topics("result", 1), kafka_topics("dead", 1))
+    records = [_doc(i) for i in range(40)]
+    records[17] = _doc(17, f"Barack Obama says {MARK} in Paris.")
+    produce(kafka_bootstrap, topics[0], records)
+    env = job_env(kafka_bootstrap, topics, tmp_path / "ckpt", TRIGGER_INTERVAL="0 seconds",
+                  MAX_OFFSETS_PER_TRIGGER="10", SPACY_MODEL=model, PYTHONPATH=str(tmp_path / "models"), **settings)
+    job = jobs(env)
+    tail = Tail(kafka_bootstrap, topics[1], topics[2])
+
+    def up() -> None:
+        assert job.running(), job.log()
+
+    tail.wait_until(lambda: len(set(tail.sources())) >= len(records), 600, "every message routed", still_ok=up)
+    # Back to full speed: messages sent afterwards come through.
+    later = [_doc(i) for i in range(100, 110)]
+    produce(kafka_bootstrap, topics[0], later)
+    tail.wait_until(lambda: len(set(tail.sources())) >= len(records) + len(later), 300, "messages after it",
+                    still_ok=up)
+    tail.poll(1)
+    assert job.terminate() == 0, job.log()
+    tail.close()
+    offsets = [s[2] for s in tail.sources()]
+    assert sorted(set(offsets)) == list(range(len(records) + len(later)))
+    (dead,) = tail.dead_letters
+    assert dead["value"]["source"]["offset"] == 17 and dead["key"] == b"p-0017"
+    assert {r["value"]["uuid"] for r in tail.results} == {k.decode() for k, _ in records + later} - {"p-0017"}
+    return dead["value"], job
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("action", ["kill", "allocate"])
+def test_a_component_that_kills_or_exhausts_its_process_costs_one_message(
+        kafka_bootstrap, kafka_topics, jobs, tmp_path, action):
+    dead, _ = _run_hostile(kafka_bootstrap, kafka_topics, jobs, tmp_path, action, INFERENCE_MEMORY_MB="1500")
+    assert dead["reason"] == "inference_crashed", dead
+    expected = "signal SIGKILL" if action == "kill" else "memory limit of 1500 MiB"
+    assert expected in dead["detail"], dead
+
+
+@pytest.mark.timeout(900)
+def test_a_crashed_worker_is_quarantined_not_a_crash_loop(kafka_bootstrap, kafka_topics, jobs, tmp_path):
+    """Without the sandbox (INFERENCE_ISOLATION=inline) the marked text kills the Python worker itself: the
+    micro-batch fails. The quarantine finds the offset, dead-letters it as poison, and the stream goes on."""
+    dead, job = _run_hostile(kafka_bootstrap, kafka_topics, jobs, tmp_path, "kill", INFERENCE_ISOLATION="inline")
+    assert dead["reason"] == "poison", dead
+    assert "crashed" in dead["detail"].lower() or "exited" in dead["detail"].lower(), dead["detail"]
+    assert "quarantined 1 offset(s)" in job.log(100_000)
+
+
+@pytest.mark.timeout(600)
+def test_messages_behind_a_quadratic_text_are_served_within_seconds(nlp, kafka_bootstrap, kafka_topics, jobs,
+                                                                     tmp_path):
+    """A run of 100,000 quotes (within MAX_TEXT_LENGTH) would hold spaCy's tokenizer ~20 minutes."""
+    topics = (kafka_topics("input", 1), kafka_topics("result", 1), kafka_topics("dead", 1))
+    job = jobs(job_env(kafka_bootstrap, topics, tmp_path / "ckpt", TRIGGER_INTERVAL="0 seconds"))
+    tail = Tail(kafka_bootstrap, topics[1], topics[2])
+
+    def up() -> None:
+        assert job.running(), job.log()
+
+    produce(kafka_bootstrap, topics[0], [_doc(0)])
+    tail.wait_until(lambda: len(tail.results) >= 1, 300, "the warm-up message", still_ok=up)
+    sent = time.monotonic()
+    produce(kafka_bootstrap, topics[0], [_doc(1, "'" * 100_000)] + [_doc(i) for i in range(2, 12)])
+    tail.wait_until(lambda: len(tail.results) >= 11, 120, "the messages behind it", still_ok=up)
+    served = time.monotonic() - sent
+    tail.wait_until(lambda: len(tail.dead_letters) >= 1, 60, "the quadratic text's dead letter", still_ok=up)
+    assert job.terminate() == 0, job.log()
+    tail.close()
+    print(f"\nRELIABILITY quadratic-text: the 10 messages behind it served in {served:.1f} s")
+    (dead,) = tail.dead_letters
+    assert dead["value"]["reason"] == "inference_timeout" and dead["key"] == b"p-0001"
+    assert served < 60
