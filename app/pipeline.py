@@ -12,7 +12,7 @@ from app.isolation import Budget
 from app.messages import Limits, Reason
 from app.schemas import DEAD_LETTER_SCHEMA, RESULT_SCHEMA, SOURCE_SCHEMA
 from app.udfs import InferenceConfig, apply_ner
-from app.utils.kafka_options import spark_kafka_options, spark_source_options
+from app.utils.kafka_options import spark_sink_options, spark_source_options
 from app.utils.settings import Settings
 
 OBSERVATION = "ner"
@@ -159,7 +159,7 @@ def build_query(spark: SparkSession, s: Settings, min_partitions: int, records: 
                      s.dead_letter_topic, quarantined)
     writer = (
         rows.writeStream.format("kafka")
-        .options(**spark_kafka_options(s))
+        .options(**spark_sink_options(s))
         .option("checkpointLocation", s.checkpoint_location)
         .queryName(s.query_name)
         .outputMode("append")

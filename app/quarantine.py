@@ -86,7 +86,18 @@ def _source_offsets(text: str) -> dict[str, dict[str, int]]:
     return json.loads(lines[-1])
 
 
+def _exists(spark: SparkSession, path: str) -> bool:
+    """Ask Hadoop's file system for the path, so that reading a missing one does not log a stack trace."""
+    jvm = spark._jvm  # type: ignore[attr-defined]
+    if jvm is None:  # Spark Connect: no JVM to ask; the readers' own errors say it
+        return True
+    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
+    return bool(hadoop_path.getFileSystem(spark._jsc.hadoopConfiguration()).exists(hadoop_path))  # type: ignore
+
+
 def _log_files(spark: SparkSession, directory: str) -> dict[int, str]:
+    if not _exists(spark, directory):
+        return {}
     try:
         frame = spark.read.text(directory, wholetext=True).select("value", F.col("_metadata.file_name"))
         rows = frame.collect()
@@ -150,6 +161,8 @@ class QuarantineStore:
 
     def load(self) -> dict[str, str]:
         """{"topic/partition/offset": failure} for the transform."""
+        if not _exists(self._spark, self._path):
+            return {}
         try:
             rows = self._spark.read.schema("topic string, partition int, offset long, failure string").json(
                 self._path).collect()

@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def stream(settings: Settings) -> int:
     """Run the streaming query with its side workers until it stops or fails for good."""
+    stop = StopSignal().install()  # from the start: a SIGTERM while Spark starts is a clean stop too
     if not kafka_ready(settings):
         return 1
     records = RecordBudget(max_record_bytes(settings))
@@ -94,6 +95,7 @@ def stream(settings: Settings) -> int:
 
     with ExitStack() as stack:
         spark = stack.enter_context(session(settings))
+        stop.install()  # again: pyspark's SparkContext replaces the SIGINT handler with its own job canceller
         workers: list[Worker] = [committer]
         if settings.pushgateway_url:
             metrics.registry.register(SparkMetricsCollector(lambda: spark_metrics_urls(spark.sparkContext.uiWebUrl)))
@@ -109,7 +111,7 @@ def stream(settings: Settings) -> int:
         def start(quarantined: Mapping[str, str]) -> StreamingQuery:
             return build_query(spark, settings, min_partitions, records, quarantined).start()
 
-        code = supervise(spark, settings, records, start, StopSignal().install(),
+        code = supervise(spark, settings, records, start, stop,
                          lambda: raise_for_errors(workers), on_end)
     log.info("stopped cleanly" if code == 0 else "stopped after a failure")
     return code

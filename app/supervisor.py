@@ -30,6 +30,8 @@ def supervise(spark: SparkSession, s: Settings, records: RecordBudget, start: St
     """0 after a clean stop (or the end of an available-now run), 1 after a failure the quarantine cannot cure."""
     store = QuarantineStore(spark, s.checkpoint_location)
     for _ in range(MAX_ROUNDS):
+        if stop.requested.is_set():
+            return 0
         quarantined = store.load()
         query = start(quarantined)
         log.info("query %s running: %s -> %s / %s (%d offsets quarantined)", s.query_name, s.input_topic,
