@@ -58,10 +58,6 @@ def spark_sink_options(s: Settings) -> dict[str, str]:
     return {**_connection_options(s), **_extra_options(s, "producer"), **pinned}
 
 
-# The sink's options under the name app/pipeline.py's sink imports; new code calls spark_sink_options.
-spark_kafka_options = spark_sink_options
-
-
 def spark_source_options(s: Settings) -> dict[str, str]:
     """The Kafka source's options: the connection, the consumer pass-through ones and the executors' tuning.
 

@@ -7,7 +7,6 @@ from app.utils.kafka_options import (
     _quote,
     kafka_python_config,
     producer_max_request_size,
-    spark_kafka_options,
     spark_sink_options,
     spark_source_options,
 )
@@ -45,7 +44,6 @@ def test_the_sink_pins_durable_writes_and_the_source_gets_no_producer_options():
     sink, source = spark_sink_options(s), spark_source_options(s)
     assert (sink["kafka.acks"], sink["kafka.enable.idempotence"]) == ("all", "true")
     assert not {"kafka.acks", "kafka.enable.idempotence"} & set(source)
-    assert spark_kafka_options(s) == sink  # the name app/pipeline.py's sink still imports
 
 
 def test_extra_options_pass_through_to_the_side_they_name():
