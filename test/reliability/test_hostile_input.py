@@ -11,6 +11,7 @@ import pytest
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 
+from app.pipeline import RecordBudget
 from test.reliability.broker import Tail
 from test.reliability.processes import rss_bytes
 from test.test_run import job_env
@@ -59,9 +60,20 @@ CASES = [
     (b"headers", doc("headers"), [("trace-id", b"abc"), ("content-type", b"application/json"), ("", b"")], "ok"),
     (b"extra-fields", doc("extra", extra={"nested": {"a": [1, 2]}}), [], "ok"),
 ]
-# 10,000 entities (~670 KB of result) pass; 15,200 (~1 MB) would not fit in one Kafka record.
+# Valid JSON whose parsing raises something else than a JSON error; nesting past the recursion limit.
+CASES.append((b"huge-int", b'{"uuid": "i", "text": "Rome", "lang": "en", "n": ' + b"9" * 5000 + b"}", [],
+              "invalid_json"))
+CASES.append((b"deep-nesting", b'{"a": ' * 50_000 + b"1" + b"}" * 50_000, [], "invalid_json"))
+# A key of 900 KB: its dead letter must still fit in one record (the key is cut, its full size recorded).
+CASES.append((b"K" * 900_000, b"{oops", [], "invalid_json"))
+# A uuid of 600 KB is a valid string: the result would carry it twice (key and value), over one record.
+CASES.append((b"huge-uuid", doc("u" * 600_000, "Paris"), [], "result_too_large"))
+PLANES = "".join(chr(p * 0x10000 + 0x41) for p in range(17)) + "\ufffe\uffff\U0010ffff\u200b\u202e"
+CASES.append((b"every-plane", doc("planes", f"Barack Obama {PLANES} visited Paris."), [], "ok"))
+# 10,000 entities (~670 KB of result) pass.
 CASES.append((b"many-entities", doc("many", "Paris, London, Berlin, Madrid, Rome. " * 2000), [], "ok"))
-CASES.append((b"too-many-entities", doc("too-many", "Paris, Rome. " * 7600), [], "result_too_large"))
+# 15,200 entities (~0.99 MB) and a 60 KB uuid, which the result carries twice: over one record.
+CASES.append((b"too-many-entities", doc("too-many-" + "x" * 60_000, "Paris, Rome. " * 7600), [], "result_too_large"))
 
 
 def make_topics(bootstrap: str) -> tuple[str, str, str]:
@@ -107,19 +119,22 @@ def test_hostile_input_is_routed_and_the_job_stays_up(kafka_bootstrap, jobs, tmp
 
     results = {r["value"]["uuid"]: r["value"] for r in tail.results}
     dead = {d["key"]: d["value"] for d in tail.dead_letters}
+    records = RecordBudget(1024 * 1024)  # the producer's default max.request.size: the smallest limit here
     outputs = [(r["value"]["source"], r["value"]) for r in tail.results + tail.dead_letters]
     assert sorted((o["partition"], o["offset"]) for o, _ in outputs) == sorted(sent)  # each input exactly once
     for source, out in outputs:
         key, value, _, expected = sent[(source["partition"], source["offset"])]
-        assert out.get("reason", "ok") == expected, (key, out.get("detail"))
+        assert out.get("reason", "ok") == expected, (key[:40], out.get("detail"))
         if expected == "ok":
             text = json.loads(value)["text"]
             assert out["uuid"] == json.loads(value)["uuid"], key
             for e in out["entities"]:
                 assert text[e["start_char"]:e["end_char"]] == e["text"], (key, e)  # offsets survive Arrow/JSON
     assert len(results["many"]["entities"]) >= 10_000
-    big = dead[b"2mb-text"]  # the dead letter keeps the first 512 KiB and says how big the value was
-    assert big["value_bytes"] > 2_000_000 and len(base64.b64decode(big["value_base64"])) == 512 * 1024
+    big = dead[b"2mb-text"]  # the dead letter keeps what fits of the value and says how big it was
+    assert big["value_bytes"] > 2_000_000 and len(base64.b64decode(big["value_base64"])) == records.value_bytes
+    long_key = dead[b"K" * records.key_bytes]  # the key is cut to its share, its full size recorded
+    assert long_key["key_bytes"] == 900_000 and base64.b64decode(long_key["value_base64"]) == b"{oops"
     peak = max(peak_rss.values())
     print(f"\nRELIABILITY hostile-input: messages={len(CASES) + 1} routed=100% "
           f"python_workers={len(peak_rss)} peak_worker_rss_mb={peak // 2**20}")
