@@ -1,5 +1,6 @@
-"""The monitoring assets: alert rules pass promtool (syntax and unit tests), the rendered Prometheus config is valid,
-and the Grafana dashboard is well-formed and queries only metrics the job exports."""
+"""The monitoring assets: alert rules pass promtool (syntax and unit tests), the rendered and the production Prometheus
+configs are valid and scrape the same jobs, and the Grafana dashboard is well-formed and queries only metrics the job
+or Burrow exports."""
 
 import json
 import os
@@ -12,13 +13,15 @@ import pytest
 import yaml
 
 from app.utils.metrics import METRIC_NAMES
+from test.fixtures.monitoring import BURROW_METRIC_NAMES, BURROW_STATUS
 
 REPO = Path(__file__).resolve().parents[2]
 MONITORING = REPO / "deploy" / "monitoring"
 MONITORING_SH = REPO / "deploy" / "local" / "monitoring" / "monitoring.sh"
 DASHBOARD = json.loads((MONITORING / "grafana-dashboard.json").read_text())
-# Series the job does not export itself: the Pushgateway's per-group push time and Prometheus's scrape health.
-KNOWN_METRICS = frozenset(METRIC_NAMES) | {"push_time_seconds", "up"}
+# Besides the job's own: Burrow's, the Pushgateway's per-group push time and Prometheus's scrape health.
+KNOWN_METRICS = frozenset(METRIC_NAMES) | frozenset(BURROW_METRIC_NAMES) | {"push_time_seconds", "up"}
+PRODUCTION_PROMETHEUS = MONITORING / "prometheus.yml"
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 PROMQL_WORDS = frozenset(
     "by without on ignoring group_left group_right bool and or unless offset inf nan".split()
@@ -81,10 +84,11 @@ def test_every_alert_has_a_unit_test_and_reads_known_metrics():
         assert not unknown, f"{rule['alert']} reads unknown metrics {unknown}"
 
 
-def test_rendered_configs_are_valid(tmp_path: Path):
+def render_local_configs(state_dir: Path) -> Path:
+    """`monitoring.sh render` into state_dir; returns the rendered prometheus.yml."""
     env = {
         **os.environ,
-        "MONITORING_STATE_DIR": str(tmp_path),
+        "MONITORING_STATE_DIR": str(state_dir),
         "PUSHGATEWAY_PORT": "29191",
         "BURROW_PORT": "28111",
         "KAFKA_BOOTSTRAP_SERVERS": "broker-a:9092,broker-b:9092",
@@ -92,7 +96,11 @@ def test_rendered_configs_are_valid(tmp_path: Path):
     # render runs `promtool check config` itself (which also checks the rule files) and fails if it does not pass.
     result = subprocess.run(["bash", str(MONITORING_SH), "render"], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    prometheus_yml = tmp_path / "prometheus" / "prometheus.yml"
+    return state_dir / "prometheus" / "prometheus.yml"
+
+
+def test_rendered_configs_are_valid(tmp_path: Path):
+    prometheus_yml = render_local_configs(tmp_path)
     check = promtool("check", "config", str(prometheus_yml))
     assert check.returncode == 0, check.stdout + check.stderr
 
@@ -100,12 +108,30 @@ def test_rendered_configs_are_valid(tmp_path: Path):
     pushgateway = next(job for job in config["scrape_configs"] if job["job_name"] == "pushgateway")
     assert pushgateway["honor_labels"] is True
     assert pushgateway["static_configs"][0]["targets"] == ["127.0.0.1:29191"]
+    burrow = next(job for job in config["scrape_configs"] if job["job_name"] == "burrow")
+    assert burrow["static_configs"][0]["targets"] == ["127.0.0.1:28111"]
     assert config["rule_files"] == [str(MONITORING / "alerts.yml")]
     burrow_toml = (tmp_path / "burrow" / "burrow.toml").read_text()
     assert 'servers=[ "broker-a:9092", "broker-b:9092" ]' in burrow_toml
     assert 'address="127.0.0.1:28111"' in burrow_toml
     for rendered in (prometheus_yml.read_text(), burrow_toml):
         assert not re.findall(r"@[A-Z_]+@", rendered), "a placeholder was left unrendered"
+
+
+def scrape_jobs(config_path: Path) -> dict[str, dict]:
+    return {job["job_name"]: job for job in yaml.safe_load(config_path.read_text())["scrape_configs"]}
+
+
+def test_production_prometheus_config_is_valid_and_scrapes_what_the_rules_read(tmp_path: Path):
+    check = promtool("check", "config", str(PRODUCTION_PROMETHEUS))  # also checks alerts.yml, which it loads
+    assert check.returncode == 0, check.stdout + check.stderr
+    jobs = scrape_jobs(PRODUCTION_PROMETHEUS)
+    local = scrape_jobs(render_local_configs(tmp_path))
+    assert set(jobs) == set(local) - {"prometheus"}, "production and local stack scrape different jobs"
+    assert jobs["pushgateway"]["honor_labels"] is True
+    rules = [r for g in yaml.safe_load((MONITORING / "alerts.yml").read_text())["groups"] for r in g["rules"]]
+    read_jobs = {m for r in rules for m in re.findall(r'\bjob="([^"]+)"', r["expr"])}
+    assert read_jobs == {"pushgateway", "burrow"} and read_jobs <= set(jobs)
 
 
 def test_dashboard_is_an_importable_grafana_dashboard():
@@ -115,12 +141,36 @@ def test_dashboard_is_an_importable_grafana_dashboard():
     assert [i["name"] for i in DASHBOARD["__inputs"]] == ["DS_PROMETHEUS"]
     ids = [panel["id"] for panel in DASHBOARD["panels"]]
     assert len(ids) == len(set(ids)), f"duplicate panel ids: {ids}"
-    assert {v["name"] for v in DASHBOARD["templating"]["list"]} >= {"job", "instance"}
+    assert {v["name"] for v in DASHBOARD["templating"]["list"]} >= {"job", "instance", "cluster", "consumer_group"}
+    required_panels = {r["id"] for r in DASHBOARD["__requires"] if r["type"] == "panel"}
+    assert {panel["type"] for panel in DASHBOARD["panels"]} == required_panels
+
+
+def test_dashboard_shows_burrow_status_per_group_and_partition():
+    exprs = {t["expr"]: panel for panel in DASHBOARD["panels"] for t in panel["targets"]}
+    for name in ("burrow_kafka_consumer_status", "burrow_kafka_topic_partition_status",
+                 "burrow_kafka_consumer_partition_lag"):
+        assert any(name in metric_names(e) for e in exprs), f"no panel shows {name}"
+    for expr, panel in exprs.items():
+        if any(n.startswith("burrow_kafka_consumer") or n == "burrow_kafka_topic_partition_status"
+               for n in metric_names(expr)):
+            assert 'consumer_group=~"$consumer_group"' in expr, f"{panel['title']}: {expr!r} ignores $consumer_group"
+        if "status" in expr and "burrow" in expr:
+            # The status gauges hold Burrow's StatusConstant: the panel must name them the way Burrow does.
+            (mapping,) = panel["fieldConfig"]["defaults"]["mappings"]
+            texts = {int(code): option["text"] for code, option in mapping["options"].items()}
+            assert texts == dict(enumerate(BURROW_STATUS)), panel["title"]
+
+
+def test_dashboard_shows_quarantined_and_inference_failures():
+    exprs = [t["expr"] for panel in DASHBOARD["panels"] for t in panel["targets"]]
+    assert any('reason="poison"' in e and "ner_dead_letters_total" in e for e in exprs)
+    assert any("inference_timeout|inference_crashed" in e and "ner_dead_letters_total" in e for e in exprs)
 
 
 @pytest.mark.parametrize("panel", DASHBOARD["panels"], ids=lambda p: p["title"])
 def test_dashboard_panel_queries_known_metrics(panel: dict):
-    assert panel["type"] in {"timeseries", "stat"}
+    assert panel["type"] in {"timeseries", "stat", "state-timeline"}
     assert panel["datasource"]["uid"] == "${DS_PROMETHEUS}"
     assert panel["targets"], "a panel without queries"
     assert len({t["refId"] for t in panel["targets"]}) == len(panel["targets"])
@@ -129,4 +179,4 @@ def test_dashboard_panel_queries_known_metrics(panel: dict):
         names = metric_names(target["expr"])
         assert names, f"no metric in {target['expr']!r}"
         unknown = {base_name(n) for n in names} - KNOWN_METRICS
-        assert not unknown, f"{target['expr']!r} reads metrics the job does not export: {unknown}"
+        assert not unknown, f"{target['expr']!r} reads metrics neither the job nor Burrow exports: {unknown}"
