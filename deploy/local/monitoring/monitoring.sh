@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The local monitoring stack without Docker: Burrow (consumer lag), the Pushgateway (the driver pushes metrics) and
-# Prometheus (scrapes the Pushgateway, evaluates deploy/monitoring/alerts.yml), all on 127.0.0.1 in the background.
+# The local monitoring stack without Docker: Burrow (consumer lag and status), the Pushgateway (the driver pushes
+# metrics) and Prometheus (scrapes both, evaluates deploy/monitoring/alerts.yml), all on 127.0.0.1 in the background.
 # Usage: monitoring.sh {start|stop|status|render}   (install the tools first: install.sh, or `make monitoring-tools`)
 #
 # Environment (defaults in brackets):
@@ -15,7 +15,7 @@
 #   BURROW_KAFKA_VERSION          protocol version Burrow's client speaks [4.0.0]
 #   BURROW_TOPIC_REFRESH          seconds between topic list refreshes; new topics show up after one [10]
 #   BURROW_OFFSET_REFRESH         seconds between fetches of the partitions' end offsets [5]
-#   BURROW_INTERVALS              committed offsets kept per partition for the status evaluation [10]
+#   BURROW_INTERVALS              committed offsets kept per partition for the status evaluation (its window) [10]
 #   BURROW_EXPIRE_CACHE           seconds a group's evaluated status is cached [5]
 #   BURROW_LOG_LEVEL              [info]
 #   MONITORING_START_TIMEOUT      seconds to wait for each HTTP endpoint [30]
@@ -62,6 +62,7 @@ render_prometheus() {
     mkdir -p "$state/prometheus"
     sed -e "s|@SCRAPE_INTERVAL@|${PROMETHEUS_SCRAPE_INTERVAL:-2s}|g" -e "s|@ALERTS_FILE@|$alerts_file|g" \
         -e "s|@PUSHGATEWAY_ADDRESS@|$host:$pushgateway_port|g" -e "s|@PROMETHEUS_ADDRESS@|$host:$prometheus_port|g" \
+        -e "s|@BURROW_ADDRESS@|$host:$burrow_port|g" \
         "$here/prometheus.yml" >"$out"
     printf '%s\n' "$out"
 }
