@@ -1,7 +1,10 @@
-"""The real local monitoring stack: Burrow's lag from committed offsets, a push reaching Prometheus, rules loaded."""
+"""The real local monitoring stack: Burrow's lag from committed offsets, Burrow's metrics and a push reaching
+Prometheus, rules loaded."""
 
 import json
 import re
+import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -12,6 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, delete_from_gateway, p
 
 from test.fixtures.kafka import produce
 from test.fixtures.monitoring import (
+    BURROW_METRIC_NAMES,
     MonitoringStack,
     burrow_lag,
     burrow_topic_offsets,
@@ -56,6 +60,38 @@ def test_burrow_reports_the_lag_of_committed_offsets(monitoring_stack: Monitorin
     )
 
 
+def test_burrow_exports_its_metrics_and_prometheus_scrapes_them(
+    monitoring_stack: MonitoringStack, kafka_bootstrap, kafka_topics
+):
+    topic, group = kafka_topics("burrow-metrics"), f"test-burrow-{uuid.uuid4().hex[:12]}"
+    url, cluster = monitoring_stack.burrow_url, monitoring_stack.cluster
+    produce(kafka_bootstrap, topic, [(None, f"message {i}".encode()) for i in range(30)])
+    eventually(lambda: burrow_topic_offsets(url, cluster, topic), lambda o: o == [30], 30, f"Burrow sees {topic}")
+    # A full window (BURROW_INTERVALS=3 commits, over a second apart: Burrow's min-distance folds closer ones), so the
+    # per-partition status and current offset are exported too.
+    for offset in (5, 10, 20):
+        _commit(kafka_bootstrap, group, TopicPartition(topic, 0), offset)
+        time.sleep(1.2)
+    eventually(lambda: burrow_lag(url, cluster, group), lambda s: s.get("complete") == 1 and s["totallag"] == 10, 30,
+               "a full window with lag 10")
+
+    with urllib.request.urlopen(f"{url}/metrics", timeout=5) as response:
+        exposition = response.read().decode()
+    exported = set(re.findall(r"^(burrow_\w+)[{ ]", exposition, re.MULTILINE))
+    assert exported == set(BURROW_METRIC_NAMES)
+    sel = f'cluster="{cluster}",consumer_group="{group}"'
+    assert f'burrow_kafka_topic_partition_status{{{sel},partition="0",topic="{topic}"}} 1' in exposition
+
+    # Prometheus scrapes them as job burrow with Burrow's labels: the group's status (1 = OK) and lag.
+    prom = monitoring_stack.prometheus_url
+    status = eventually(lambda: prom_query(prom, f'burrow_kafka_consumer_status{{job="burrow",{sel}}}'),
+                        lambda r: len(r) == 1, 30, "the group's status in Prometheus")
+    assert status[0]["value"][1] == "1"
+    lag = prom_query(prom, f'burrow_kafka_consumer_partition_lag{{job="burrow",{sel},topic="{topic}",partition="0"}}')
+    assert [r["value"][1] for r in lag] == ["10"]
+    assert prom_query(prom, 'up{job="burrow"}')[0]["value"][1] == "1"
+
+
 def test_a_pushed_metric_reaches_prometheus_with_its_grouping_labels(monitoring_stack: MonitoringStack):
     job, instance = f"test-push-{uuid.uuid4().hex[:12]}", "pytest"
     registry = CollectorRegistry()
@@ -78,12 +114,13 @@ def test_a_pushed_metric_reaches_prometheus_with_its_grouping_labels(monitoring_
 def test_prometheus_loaded_the_alert_rules(monitoring_stack: MonitoringStack):
     groups = get_json(f"{monitoring_stack.prometheus_url}/api/v1/rules")["data"]["groups"]
     alerts = {rule["name"] for group in groups for rule in group["rules"]}
-    assert {"NerConsumerLagGrowing", "NerDeadLetterRateHigh", "NerNoBatchProgress", "NerJobDown"} <= alerts
+    assert {"NerConsumerGroupStuck", "NerConsumerLagGrowing", "NerBurrowDown", "NerDeadLetterRateHigh",
+            "NerNoBatchProgress", "NerJobDown", "NerMessagesQuarantined", "NerInferenceFailing"} <= alerts
 
 
 def test_every_dashboard_query_is_valid_promql(monitoring_stack: MonitoringStack):
     panels = json.loads(DASHBOARD.read_text())["panels"]
     for expr in (target["expr"] for panel in panels for target in panel["targets"]):
         # Grafana fills these in before it queries; prom_query fails on a parse error.
-        query = re.sub(r"\$__rate_interval", "1m", expr).replace("$job", ".*").replace("$instance", ".*")
+        query = re.sub(r"\$\w+", ".*", re.sub(r"\$__rate_interval", "1m", expr))
         prom_query(monitoring_stack.prometheus_url, query)
