@@ -12,9 +12,12 @@ import pytest
 from test.fixtures.kafka import produce
 from test.reliability.broker import Tail
 from test.reliability.hostile_model import MARK, build
+from test.reliability.processes import rss_bytes
 from test.test_run import job_env
 
 pytestmark = pytest.mark.reliability
+# Per Python process (Spark's worker and its inference process): the default INFERENCE_MEMORY_MB, the README's bound.
+MAX_WORKER_RSS_BYTES = 2048 * 2**20
 
 
 def _doc(i: int, text: str = "Barack Obama visited Paris with Angela Merkel.") -> tuple[bytes, bytes]:
@@ -97,3 +100,31 @@ def test_messages_behind_a_quadratic_text_are_served_within_seconds(nlp, kafka_b
     (dead,) = tail.dead_letters
     assert dead["value"]["reason"] == "inference_timeout" and dead["key"] == b"p-0001"
     assert served < 60
+
+
+@pytest.mark.timeout(900)
+def test_a_backlog_of_maximum_length_texts_keeps_worker_memory_bounded(corpus, kafka_bootstrap, kafka_topics, jobs,
+                                                                       tmp_path):
+    """What one nlp.pipe call holds is bounded by characters (NLP_BATCH_MAX_CHARS), and an inference process over
+    75% of INFERENCE_MEMORY_MB is replaced between calls: RSS stays under the limit the README states."""
+    prose = " ".join(d["text"] for d in corpus[:400])
+    texts = [prose[i * 1000:i * 1000 + 100_000] for i in range(24)]  # 24 different texts of 100,000 characters
+    topics = (kafka_topics("input", 2), kafka_topics("result", 1), kafka_topics("dead", 1))
+    produce(kafka_bootstrap, topics[0], [_doc(i, t) for i, t in enumerate(texts)])
+    job = jobs(job_env(kafka_bootstrap, topics, tmp_path / "ckpt", TRIGGER_INTERVAL="0 seconds"))
+    tail = Tail(kafka_bootstrap, topics[1], topics[2])
+    peak: dict[int, int] = {}
+
+    def sample() -> None:
+        assert job.running(), job.log()
+        for pid in job.python_workers():
+            peak[pid] = max(peak.get(pid, 0), rss_bytes(pid))
+
+    tail.wait_until(lambda: len(tail.sources()) >= len(texts), 600, "every long text", still_ok=sample)
+    assert job.terminate() == 0, job.log()
+    tail.close()
+    reasons = [d["value"]["reason"] for d in tail.dead_letters]
+    print(f"\nRELIABILITY long-text backlog: {len(texts)} x 100,000 characters, results={len(tail.results)} "
+          f"dead_letters={reasons} python_processes={len(peak)} peak_rss_mb={max(peak.values()) // 2**20}")
+    assert len(tail.results) == len(texts)
+    assert max(peak.values()) < MAX_WORKER_RSS_BYTES
