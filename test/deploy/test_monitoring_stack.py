@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, delete_from_gateway, p
 from test.fixtures.kafka import produce
 from test.fixtures.monitoring import (
     BURROW_METRIC_NAMES,
+    TEST_STACK_ENV,
     MonitoringStack,
     burrow_lag,
     burrow_topic_offsets,
@@ -67,13 +68,14 @@ def test_burrow_exports_its_metrics_and_prometheus_scrapes_them(
     url, cluster = monitoring_stack.burrow_url, monitoring_stack.cluster
     produce(kafka_bootstrap, topic, [(None, f"message {i}".encode()) for i in range(30)])
     eventually(lambda: burrow_topic_offsets(url, cluster, topic), lambda o: o == [30], 30, f"Burrow sees {topic}")
-    # A full window (BURROW_INTERVALS=3 commits, over a second apart: Burrow's min-distance folds closer ones), so the
-    # per-partition status and current offset are exported too.
-    for offset in (5, 10, 20):
+    # A full window (BURROW_INTERVALS commits, over a second apart: Burrow's min-distance folds closer ones), so the
+    # per-partition status and current offset are exported too. The last one catches up: lag 0 stays OK for good.
+    intervals = int(TEST_STACK_ENV["BURROW_INTERVALS"])
+    for offset in range(30 // intervals, 31, 30 // intervals):
         _commit(kafka_bootstrap, group, TopicPartition(topic, 0), offset)
-        time.sleep(1.2)
-    eventually(lambda: burrow_lag(url, cluster, group), lambda s: s.get("complete") == 1 and s["totallag"] == 10, 30,
-               "a full window with lag 10")
+        time.sleep(1.1)
+    eventually(lambda: burrow_lag(url, cluster, group), lambda s: s.get("complete") == 1 and s["totallag"] == 0, 30,
+               "a full window, caught up")
 
     with urllib.request.urlopen(f"{url}/metrics", timeout=5) as response:
         exposition = response.read().decode()
@@ -82,13 +84,18 @@ def test_burrow_exports_its_metrics_and_prometheus_scrapes_them(
     sel = f'cluster="{cluster}",consumer_group="{group}"'
     assert f'burrow_kafka_topic_partition_status{{{sel},partition="0",topic="{topic}"}} 1' in exposition
 
-    # Prometheus scrapes them as job burrow with Burrow's labels: the group's status (1 = OK) and lag.
+    # Prometheus scrapes them as job burrow with Burrow's labels: the group's status (1 = OK), offsets and lag.
     prom = monitoring_stack.prometheus_url
-    status = eventually(lambda: prom_query(prom, f'burrow_kafka_consumer_status{{job="burrow",{sel}}}'),
-                        lambda r: len(r) == 1, 30, "the group's status in Prometheus")
-    assert status[0]["value"][1] == "1"
-    lag = prom_query(prom, f'burrow_kafka_consumer_partition_lag{{job="burrow",{sel},topic="{topic}",partition="0"}}')
-    assert [r["value"][1] for r in lag] == ["10"]
+    partition = f'job="burrow",{sel},topic="{topic}",partition="0"'
+    # The per-partition offset appears with the full window; an earlier scrape may hold the group's status only.
+    current_offset = f"burrow_kafka_consumer_current_offset{{{partition}}}"
+    eventually(lambda: [r["value"][1] for r in prom_query(prom, current_offset)], lambda values: values == ["30"], 30,
+               "the committed offset in Prometheus")
+    status = prom_query(prom, f'burrow_kafka_consumer_status{{job="burrow",{sel}}}')
+    assert [r["value"][1] for r in status] == ["1"]
+    assert [r["value"][1] for r in prom_query(prom, f"burrow_kafka_consumer_partition_lag{{{partition}}}")] == ["0"]
+    end = prom_query(prom, f'burrow_kafka_topic_partition_offset{{job="burrow",cluster="{cluster}",topic="{topic}"}}')
+    assert [r["value"][1] for r in end] == ["30"]
     assert prom_query(prom, 'up{job="burrow"}')[0]["value"][1] == "1"
 
 

@@ -1,0 +1,144 @@
+"""A jammed job seen from outside: the real job, pushing no metrics, gets a burst of input twice. Running, it works it
+off and nothing alerts; frozen (SIGSTOP of its process tree), Burrow rates its group ERR (partition STOP), Prometheus
+scrapes that from Burrow and NerConsumerGroupStuck goes pending. Thawed, the job catches up and the alert clears."""
+
+import json
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+
+import psutil
+import pytest
+
+from test.fixtures.kafka import produce
+from test.fixtures.monitoring import BURROW_STATUS, burrow_lag, eventually, get_json, prom_query
+from test.test_run import job_env, start_job
+
+pytestmark = [pytest.mark.integration, pytest.mark.monitoring, pytest.mark.slow, pytest.mark.timeout(600)]
+
+ALERT = "NerConsumerGroupStuck"
+# About 10 batches of backlog fill Burrow's 10-commit window; the burst is what the running, then frozen, job gets.
+N_BACKLOG, BATCH, N_TRICKLE, N_BURST = 200, 20, 10, 40
+
+
+def freeze(root: psutil.Process) -> list[psutil.Process]:
+    """SIGSTOP a process and its descendants, parents first, until no new child shows up; the stopped ones."""
+    stopped: dict[int, psutil.Process] = {}
+    while new := [p for p in (root, *root.children(recursive=True)) if p.pid not in stopped]:
+        for proc in new:
+            try:
+                proc.suspend()
+            except psutil.NoSuchProcess:
+                continue
+            stopped[proc.pid] = proc
+    return list(stopped.values())
+
+
+def thaw(procs: list[psutil.Process]) -> None:
+    for proc in procs:
+        try:
+            proc.resume()  # psutil refuses a pid that now names another process
+        except psutil.NoSuchProcess:
+            pass
+
+
+def alert_states(prometheus_url: str, group: str) -> list[dict]:
+    alerts = get_json(f"{prometheus_url}/api/v1/alerts")["data"]["alerts"]
+    return [a for a in alerts if a["labels"].get("alertname") == ALERT and a["labels"].get("consumer_group") == group]
+
+
+def docs(corpus: list[dict]) -> list[tuple[bytes, bytes]]:
+    return [(d["uuid"].encode(), json.dumps(d).encode()) for d in corpus]
+
+
+def caught_up(expected: int) -> Callable[[dict], bool]:
+    """Burrow's view of the group: `expected` messages committed over the partitions, no lag, OK."""
+    def done(status: dict) -> bool:
+        committed = sum(p["end"]["offset"] for p in status.get("partitions") or [] if p["end"])
+        return committed == expected and status["totallag"] == 0 and status["status"] == "OK"
+    return done
+
+
+def test_burrow_rates_a_frozen_job_err_and_the_alert_goes_pending(
+    monitoring_stack, corpus, kafka_bootstrap, kafka_topics, tmp_path
+):
+    stack, prom = monitoring_stack, monitoring_stack.prometheus_url
+    topics = (kafka_topics("input", 2), kafka_topics("result", 2), kafka_topics("dead", 1))
+    group = f"g-{topics[0]}"
+    lag = lambda: burrow_lag(stack.burrow_url, stack.cluster, group)  # noqa: E731
+    # Burrow learns a topic at a topic refresh and drops commits for partitions it does not know yet.
+    produce(kafka_bootstrap, topics[0], docs(corpus[:N_BACKLOG]))
+    eventually(lambda: get_json(f"{stack.burrow_url}/v3/kafka/{stack.cluster}/topic/{topics[0]}")["offsets"],
+               lambda offsets: sum(offsets) == N_BACKLOG, 60, "Burrow sees the input topic")
+    # No PUSHGATEWAY_URL: the job pushes nothing, so whatever Prometheus knows about it comes from Burrow.
+    env = job_env(kafka_bootstrap, topics, tmp_path / "ckpt", MAX_OFFSETS_PER_TRIGGER=str(BATCH))
+    proc = start_job(env, tmp_path / "job.log")
+    frozen: list[psutil.Process] = []
+    try:
+        # Warm-up: drained, OK, and a full Burrow window of commits on both partitions; trickle until then.
+        sent = N_BACKLOG
+        eventually(lag, caught_up(sent), 300, "the job drains the backlog")
+        while not all(p["complete"] == 1 for p in lag()["partitions"]):
+            assert sent < N_BACKLOG + 10 * N_TRICKLE, f"no full window after {sent} messages: {lag()}"
+            produce(kafka_bootstrap, topics[0], docs(corpus[sent:sent + N_TRICKLE]))
+            sent += N_TRICKLE
+            eventually(lag, caught_up(sent), 120, f"the job catches up to {sent}")
+        eventually(lambda: prom_query(prom, f'burrow_kafka_consumer_status{{consumer_group="{group}"}}'),
+                   lambda r: [x["value"][1] for x in r] == ["1"], 30, "Prometheus sees the group OK")
+
+        # Control: the same burst while the job runs. It commits within Burrow's grace: never ERR, no alert.
+        seen: list[tuple[str, int]] = []
+
+        def observe() -> dict:
+            status = lag()
+            seen.append((status.get("status", "?"), len(alert_states(prom, group))))
+            return status
+
+        produce(kafka_bootstrap, topics[0], docs(corpus[sent:sent + N_BURST]))
+        sent += N_BURST
+        eventually(observe, caught_up(sent), 120, "the running job works off the burst")
+        time.sleep(2)  # a couple more scrapes and rule evaluations
+        observe()
+        assert all(status != "ERR" and alerts == 0 for status, alerts in seen), seen
+
+        # The jam: freeze the job's whole process tree, then the same burst again.
+        frozen = freeze(psutil.Process(proc.pid))
+        jammed_at = time.monotonic()
+        assert len(frozen) >= 2, "the driver and its Spark JVM at least"
+        produce(kafka_bootstrap, topics[0], docs(corpus[sent:sent + N_BURST]))
+
+        rated = eventually(lag, lambda s: s.get("status") == "ERR", 120, "Burrow rates the frozen job's group ERR")
+        err_after = time.monotonic() - jammed_at
+        assert rated["totallag"] == N_BURST
+        assert "STOP" in {p["status"] for p in rated["partitions"] if p["current_lag"] > 0}, rated
+
+        sel = f'consumer_group="{group}",job="burrow"'
+        eventually(lambda: prom_query(prom, f"burrow_kafka_consumer_status{{{sel}}}"),
+                   lambda r: [x["value"][1] for x in r] == [str(BURROW_STATUS.index("ERR"))], 30,
+                   "Prometheus scrapes ERR from Burrow")
+        partitions = prom_query(prom, f'burrow_kafka_topic_partition_status{{{sel},topic="{topics[0]}"}}')
+        assert str(BURROW_STATUS.index("STOP")) in {x["value"][1] for x in partitions}, partitions
+        (alert,) = eventually(lambda: alert_states(prom, group), lambda a: len(a) == 1, 60, f"{ALERT} for {group}")
+        alert_after = time.monotonic() - jammed_at
+        assert alert["state"] in {"pending", "firing"}
+        assert float(alert["value"]) == N_BURST  # the group's total lag
+        assert alert["labels"]["severity"] == "critical"
+        print(f"\nBurrow ERR {err_after:.1f}s, {ALERT} {alert['state']} {alert_after:.1f}s after the freeze")
+
+        # Thawed, the job works off the burst, commits, and the alert clears.
+        thaw(frozen)
+        frozen = []
+        eventually(lag, caught_up(sent + N_BURST), 180, "the thawed job catches up")
+        eventually(lambda: alert_states(prom, group), lambda a: a == [], 60, f"{ALERT} clears")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=120) == 0, (tmp_path / "job.log").read_text()[-3000:]
+    finally:
+        thaw(frozen)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=30)
