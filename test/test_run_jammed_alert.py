@@ -12,7 +12,14 @@ import psutil
 import pytest
 
 from test.fixtures.kafka import produce
-from test.fixtures.monitoring import BURROW_STATUS, burrow_lag, eventually, get_json, prom_query
+from test.fixtures.monitoring import (
+    BURROW_STATUS,
+    burrow_lag,
+    burrow_topic_offsets,
+    eventually,
+    get_json,
+    prom_query,
+)
 from test.test_run import job_env, start_job
 
 pytestmark = [pytest.mark.integration, pytest.mark.monitoring, pytest.mark.slow, pytest.mark.timeout(600)]
@@ -69,7 +76,7 @@ def test_burrow_rates_a_frozen_job_err_and_the_alert_goes_pending(
     lag = lambda: burrow_lag(stack.burrow_url, stack.cluster, group)  # noqa: E731
     # Burrow learns a topic at a topic refresh and drops commits for partitions it does not know yet.
     produce(kafka_bootstrap, topics[0], docs(corpus[:N_BACKLOG]))
-    eventually(lambda: get_json(f"{stack.burrow_url}/v3/kafka/{stack.cluster}/topic/{topics[0]}")["offsets"],
+    eventually(lambda: burrow_topic_offsets(stack.burrow_url, stack.cluster, topics[0]),
                lambda offsets: sum(offsets) == N_BACKLOG, 60, "Burrow sees the input topic")
     # No PUSHGATEWAY_URL: the job pushes nothing, so whatever Prometheus knows about it comes from Burrow.
     env = job_env(kafka_bootstrap, topics, tmp_path / "ckpt", MAX_OFFSETS_PER_TRIGGER=str(BATCH))
