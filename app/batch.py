@@ -1,7 +1,7 @@
 """Batch inference: JSON Lines or Parquet files in, the stream's own transform, result and dead-letter files out.
 
 Each input row becomes a Kafka-shaped row (value = the JSON line's bytes, topic = the file, offset = the row's
-index in it), so validation, inference and the output records are exactly the stream's (`pipeline.annotate`).
+index in it), so validation, inference and the output records are exactly the stream's (`transform.annotate`).
 """
 
 import logging
@@ -11,8 +11,8 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from app.pipeline import DEFAULT_RECORD_BYTES, RecordBudget, annotate, inference_config
-from app.utils.settings import Settings
+from app.settings import Settings
+from app.transform import DEFAULT_RECORD_BYTES, RecordBudget, annotate, inference_config
 from app.utils.spark_session import session
 
 log = logging.getLogger(__name__)

@@ -20,18 +20,20 @@ if __package__ in (None, ""):  # spark-submit app/run.py: make the `app` package
 from pyspark.sql.streaming import StreamingQuery
 
 from app import batch
-from app.pipeline import RecordBudget, build_query
+from app.kafka_options import kafka_python_config
+from app.pipeline import build_query
+from app.preflight import kafka_ready, max_record_bytes
+from app.settings import Settings, SettingsError
+from app.shutdown import StopSignal
 from app.supervisor import supervise
+from app.transform import RecordBudget
 from app.utils import logging_setup
-from app.utils.kafka_options import kafka_python_config
-from app.utils.lifecycle import ProgressListener, StopSignal
-from app.utils.metrics import AppMetrics
-from app.utils.metrics_push import MetricsPusher, SparkMetricsCollector, pushgateway, spark_metrics_urls
-from app.utils.offsets import OffsetsCommitter, kafka_commit, snapshot_from_progress
-from app.utils.preflight import kafka_ready, max_record_bytes
-from app.utils.settings import Settings, SettingsError
 from app.utils.spark_session import session
-from app.utils.worker import Worker, raise_for_errors
+from app.workers.metrics import AppMetrics
+from app.workers.metrics_push import MetricsPusher, SparkMetricsCollector, pushgateway, spark_metrics_urls
+from app.workers.offsets import OffsetsCommitter, kafka_commit, snapshot_from_progress
+from app.workers.progress import ProgressListener
+from app.workers.worker import Worker, raise_for_errors
 
 log = logging.getLogger("app.run")
 

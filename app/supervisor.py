@@ -12,11 +12,11 @@ from pyspark.errors import StreamingQueryException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
-from app.pipeline import RecordBudget, annotate, inference_config
+from app.kafka_options import spark_source_options
 from app.quarantine import QuarantineStore, failed_ranges, find_poison, spark_probe
-from app.utils.kafka_options import spark_source_options
-from app.utils.lifecycle import StopSignal, wait_for
-from app.utils.settings import Settings
+from app.settings import Settings
+from app.shutdown import StopSignal, wait_for
+from app.transform import RecordBudget, annotate, inference_config
 
 log = logging.getLogger(__name__)
 StartQuery = Callable[[Mapping[str, str]], StreamingQuery]

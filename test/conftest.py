@@ -24,7 +24,7 @@ def corpus() -> list[dict]:
 @pytest.fixture(scope="session")
 def spark() -> Iterator:
     """One local SparkSession (2 cores) configured exactly as the job configures its own."""
-    from app.utils.settings import Settings
+    from app.settings import Settings
     from app.utils.spark_session import get_or_create
 
     session = get_or_create(Settings.load({"APP_ENV": "testing", "SPARK_MASTER": "local[2]"}))

@@ -4,7 +4,7 @@ import base64
 import json
 from pathlib import Path
 
-from app.utils.settings import Settings
+from app.settings import Settings
 from test.fixtures.kafka import consume_all
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from app.batch import input_format, run_batch
-from app.utils.settings import Settings
+from app.settings import Settings
 from test.fixtures.kafka import produce
 from test.stream_helpers import outputs, stream_settings
 from test.test_pipeline import BAD, run_to_end

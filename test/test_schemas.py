@@ -3,8 +3,8 @@
 import pytest
 from pyspark.sql import functions as F
 
-from app.pipeline import build_struct
 from app.schemas import DEAD_LETTER_SCHEMA, ENTITY_SCHEMA, INFERENCE_SCHEMA, RESULT_SCHEMA
+from app.transform import build_struct
 
 
 def test_result_carries_what_consumers_need():

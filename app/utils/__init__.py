@@ -1,1 +1,1 @@
-"""Driver-side plumbing: settings, logging, the Spark session, side workers."""
+"""Plumbing: logging and the Spark session."""

@@ -1,9 +1,9 @@
-"""The probe reads the job's own per-batch progress lines (logged at DEBUG by app/utils/lifecycle.py)."""
+"""The probe reads the job's own per-batch progress lines (logged at DEBUG by app/shutdown.py)."""
 
 import json
 import logging
 
-from app.utils.lifecycle import ProgressListener
+from app.workers.progress import ProgressListener
 from bench.probe import batch_durations
 
 
@@ -14,7 +14,7 @@ class _Event:
 
 def test_batch_durations_parse_what_the_listener_logs(caplog):
     listener = ProgressListener("q", lambda progress: None)
-    with caplog.at_level(logging.DEBUG, logger="app.utils.lifecycle"):
+    with caplog.at_level(logging.DEBUG, logger="app.workers.progress"):
         for batch, (rows, trigger) in enumerate([(5, 900), (20, 300), (30, 400), (0, 10), (25, 500)]):
             listener.onQueryProgress(_Event({"name": "q", "batchId": batch, "numInputRows": rows,
                                              "durationMs": {"triggerExecution": trigger, "addBatch": trigger - 50,

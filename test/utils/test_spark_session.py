@@ -26,7 +26,7 @@ def test_only_non_local_masters_need_the_package_shipped(master, local):
 
 def test_package_zip_holds_the_sources_without_bytecode(tmp_path):
     names = zipfile.ZipFile(package_zip(tmp_path)).namelist()
-    assert {"app/__init__.py", "app/udfs.py", "app/utils/settings.py", "app/config/production.toml"} <= set(names)
+    assert {"app/__init__.py", "app/udfs.py", "app/settings.py", "app/config/production.toml"} <= set(names)
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
 
 
@@ -40,7 +40,7 @@ def test_package_zip_is_importable_from_anywhere(tmp_path):
 
 
 def test_a_provided_session_is_used_and_never_stopped(spark):
-    from app.utils.settings import Settings
+    from app.settings import Settings
     from app.utils.spark_session import session
 
     with session(Settings.load({"APP_ENV": "testing"})) as provided:

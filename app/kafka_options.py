@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from app.utils.settings import DURABLE_PRODUCER, Settings, parse_kafka_options
+from app.settings import DURABLE_PRODUCER, Settings, parse_kafka_options
 
 _JAAS_MODULES = {
     "PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModule",

@@ -15,7 +15,7 @@ from prometheus_client.exposition import basic_auth_handler, default_handler, pu
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.utils.worker import Worker
+from app.workers.worker import Worker
 
 log = logging.getLogger(__name__)
 PushFn = Callable[[CollectorRegistry], None]

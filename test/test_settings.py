@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.utils.settings import Settings, SettingsError
+from app.settings import Settings, SettingsError
 
 
 def test_defaults_are_the_local_demo():
@@ -83,7 +83,7 @@ def test_readme_documents_every_setting():
     from dataclasses import fields
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     missing = [f.metadata["env"] for f in fields(Settings) if f"`{f.metadata['env']}`" not in readme]
     assert not missing, f"README's configuration table lacks {missing}"
 

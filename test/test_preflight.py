@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from app.utils.preflight import PreflightError, check_kafka, kafka_ready
-from app.utils.settings import Settings
+from app.preflight import PreflightError, check_kafka, kafka_ready
+from app.settings import Settings
 
 SECRET = "s3cret-Preflight-pw"
 

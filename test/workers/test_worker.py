@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from app.utils.worker import Worker
+from app.workers.worker import Worker
 
 
 class Counting(Worker):

@@ -15,7 +15,7 @@ from typing import Any
 from kafka import KafkaAdminClient, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
-from app.utils.worker import Worker
+from app.workers.worker import Worker
 
 log = logging.getLogger(__name__)
 

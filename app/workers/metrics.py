@@ -6,7 +6,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from app.messages import Reason
-from app.pipeline import OBSERVATION
+from app.transform import OBSERVATION
 
 METRIC_NAMES = (
     "ner_messages_in_total", "ner_results_out_total", "ner_dead_letters_total", "ner_entities_total",

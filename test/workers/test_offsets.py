@@ -3,7 +3,7 @@
 import pytest
 from kafka import KafkaAdminClient, TopicPartition
 
-from app.utils.offsets import OffsetsCommitter, OffsetsSnapshot, kafka_commit, snapshot_from_progress
+from app.workers.offsets import OffsetsCommitter, OffsetsSnapshot, kafka_commit, snapshot_from_progress
 
 PROGRESS = {
     "batchId": 7,

@@ -11,8 +11,8 @@ from typing import Any
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
 
-from app.utils.kafka_options import kafka_python_config, producer_max_request_size
-from app.utils.settings import Settings
+from app.kafka_options import kafka_python_config, producer_max_request_size
+from app.settings import Settings
 
 log = logging.getLogger(__name__)
 AdminFactory = Callable[..., Any]

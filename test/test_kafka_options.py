@@ -3,14 +3,14 @@ for Spark and kafka-python from the same settings."""
 
 import pytest
 
-from app.utils.kafka_options import (
+from app.kafka_options import (
     _quote,
     kafka_python_config,
     producer_max_request_size,
     spark_sink_options,
     spark_source_options,
 )
-from app.utils.settings import Settings
+from app.settings import Settings
 
 
 def test_source_options_shorten_the_fetch_wait_and_keep_the_shared_ones():

@@ -6,8 +6,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from prometheus_client import CollectorRegistry, Gauge
 
-from app.utils.metrics import METRIC_NAMES, AppMetrics
-from app.utils.metrics_push import MetricsPusher, SparkMetricsCollector, pushgateway
+from app.workers.metrics import METRIC_NAMES, AppMetrics
+from app.workers.metrics_push import MetricsPusher, SparkMetricsCollector, pushgateway
 
 PROGRESS = {
     "batchId": 3, "inputRowsPerSecond": 120.5, "processedRowsPerSecond": 99.0,
