@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from app.utils.metrics import METRIC_NAMES
+from app.workers.metrics import METRIC_NAMES
 from test.fixtures.monitoring import BURROW_METRIC_NAMES, BURROW_STATUS
 
 REPO = Path(__file__).resolve().parents[2]
