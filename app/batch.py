@@ -10,9 +10,12 @@ from dataclasses import dataclass
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
+from app.records import DEFAULT_RECORD_BYTES, RecordBudget
+from app.schemas import DEAD_LETTER_SCHEMA, RESULT_SCHEMA
 from app.settings import Settings
-from app.transform import DEFAULT_RECORD_BYTES, RecordBudget, annotate, inference_config
+from app.transform import annotate, inference_config
 from app.utils.spark_session import session
 
 log = logging.getLogger(__name__)
@@ -61,12 +64,14 @@ def read_rows(spark: SparkSession, path: str, fmt: str) -> DataFrame:
         F.lit(0).alias("partition"), "offset", F.col("_metadata.file_modification_time").alias("timestamp"))
 
 
-def write(frame: DataFrame, path: str, fmt: str) -> None:
+def write(records: DataFrame, schema: StructType, path: str, fmt: str) -> None:
+    """Records (their JSON `value`, exactly what the stream sends to Kafka) as JSON Lines, or as Parquet columns
+    parsed back with the record's schema."""
+    text = F.col("value").cast("string")
     if fmt == "parquet":
-        frame.select(f"{frame.columns[0]}.*").write.mode("overwrite").parquet(path)
+        records.select(F.from_json(text, schema).alias("r")).select("r.*").write.mode("overwrite").parquet(path)
     else:
-        # The same JSON the stream sends to Kafka, built from the schema: one record per line.
-        frame.select(F.to_json(frame.columns[0]).alias("value")).write.mode("overwrite").text(path)
+        records.select(text.alias("value")).write.mode("overwrite").text(path)
 
 
 def run_batch(spark: SparkSession, s: Settings, input_path: str, output_path: str,
@@ -79,12 +84,11 @@ def run_batch(spark: SparkSession, s: Settings, input_path: str, output_path: st
     rows = read_rows(spark, input_path, fmt).repartition(partitions)
     # Two outputs from one inference pass: keep the annotated rows rather than run spaCy twice.
     records = RecordBudget(DEFAULT_RECORD_BYTES)  # files have no record limit; the same cuts as Kafka's default
-    annotated = annotate(rows, inference_config(s, records), records).persist(StorageLevel.MEMORY_AND_DISK)
+    annotated = annotate(rows, inference_config(s, records)).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        write(annotated.where("ok").select("result"), f"{output_path.rstrip('/')}/result", out_fmt)
-        write(annotated.where("not ok").select("dead_letter"), f"{output_path.rstrip('/')}/dead-letter", out_fmt)
-        counts = {row["reason"]: row["count"] for row in annotated.groupBy(F.col("r.reason").alias("reason")).count()
-                  .collect()}
+        write(annotated.where("ok"), RESULT_SCHEMA, f"{output_path.rstrip('/')}/result", out_fmt)
+        write(annotated.where("not ok"), DEAD_LETTER_SCHEMA, f"{output_path.rstrip('/')}/dead-letter", out_fmt)
+        counts = {row["reason"]: row["count"] for row in annotated.groupBy("reason").count().collect()}
     finally:
         annotated.unpersist()
     results = counts.pop(None, 0)

@@ -52,9 +52,6 @@ class Limits:
 
     max_text_length: int
     supported_langs: frozenset[str]
-    # A result must fit in one Kafka record (1 MiB by default, producer and broker); one that did not would fail
-    # its micro-batch on every restart. ~75 bytes of JSON per entity: about 13,000 entities.
-    max_result_bytes: int = 1_000_000
 
 
 def _required_string(obj: dict, field: str, missing: Reason, invalid: Reason) -> str | Rejection:

@@ -8,9 +8,9 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import DataStreamWriter
 
 from app.kafka_options import spark_sink_options, spark_source_options
+from app.records import RecordBudget
 from app.settings import Settings
-from app.transform import OBSERVATION, RecordBudget, annotate, batch_metrics, inference_config
-from app.udfs import InferenceConfig
+from app.transform import OBSERVATION, annotate, batch_metrics, inference_config
 
 
 def read_source(spark: SparkSession, s: Settings, min_partitions: int) -> DataFrame:
@@ -29,29 +29,18 @@ def read_source(spark: SparkSession, s: Settings, min_partitions: int) -> DataFr
     return reader.load()
 
 
-def transform(raw: DataFrame, config: InferenceConfig, records: RecordBudget, result_topic: str,
-              dead_letter_topic: str, quarantined: Mapping[str, str] | None = None) -> DataFrame:
+def route(annotated: DataFrame, result_topic: str, dead_letter_topic: str) -> DataFrame:
     """Rows of (topic, key, value) for the Kafka sink, one per input message, plus observed batch metrics."""
-    annotated = annotate(raw, config, records, quarantined)
-    ok = F.col("ok")
-    routed = annotated.select(
-        F.when(ok, F.lit(result_topic)).otherwise(F.lit(dead_letter_topic)).alias("topic"),
-        # Results are keyed by uuid (its size counts in the result's budget); dead letters keep the original key,
-        # cut to its share of the record (the full size is in key_bytes).
-        F.when(ok, F.col("r.uuid").cast("binary"))
-        .otherwise(F.substring(F.col("key"), 1, records.key_bytes)).alias("key"),
-        F.when(ok, F.to_json("result")).otherwise(F.to_json("dead_letter")).alias("value"),
-        F.col("r"),
-    )
-    observed = routed.observe(OBSERVATION, *batch_metrics(F.col("r")))
-    return observed.select("topic", "key", "value")
+    observed = annotated.observe(OBSERVATION, *batch_metrics())
+    topic = F.when(F.col("ok"), F.lit(result_topic)).otherwise(F.lit(dead_letter_topic))
+    return observed.select(topic.alias("topic"), "key", "value")
 
 
 def build_query(spark: SparkSession, s: Settings, min_partitions: int, records: RecordBudget,
                 quarantined: Mapping[str, str] | None = None) -> DataStreamWriter:
     """The complete, not yet started, streaming write."""
-    rows = transform(read_source(spark, s, min_partitions), inference_config(s, records), records, s.result_topic,
-                     s.dead_letter_topic, quarantined)
+    annotated = annotate(read_source(spark, s, min_partitions), inference_config(s, records), quarantined)
+    rows = route(annotated, s.result_topic, s.dead_letter_topic)
     writer = (
         rows.writeStream.format("kafka")
         .options(**spark_sink_options(s))

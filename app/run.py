@@ -23,10 +23,10 @@ from app import batch
 from app.kafka_options import kafka_python_config
 from app.pipeline import build_query
 from app.preflight import kafka_ready, max_record_bytes
+from app.records import RecordBudget
 from app.settings import Settings, SettingsError
 from app.shutdown import StopSignal
 from app.supervisor import supervise
-from app.transform import RecordBudget
 from app.utils import logging_setup
 from app.utils.spark_session import session
 from app.workers.metrics import AppMetrics

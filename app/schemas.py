@@ -2,6 +2,8 @@
 
 from pyspark.sql.types import (
     ArrayType,
+    BinaryType,
+    BooleanType,
     DoubleType,
     IntegerType,
     LongType,
@@ -46,19 +48,17 @@ SOURCE_SCHEMA = StructType(
     ]
 )
 
-# What the NER pandas UDF returns for every input row: either a result (reason is null) or a rejection.
-INFERENCE_SCHEMA = StructType(
+# What the annotator (app/udfs.py) returns for every input row: the finished Kafka record, routed by `ok`, and
+# what the batch metrics need (app/transform.py).
+ANNOTATED_SCHEMA = StructType(
     [
-        StructField("uuid", StringType()),
-        StructField("lang", StringType()),
-        StructField("entities", ArrayType(ENTITY_SCHEMA)),
-        StructField("reason", StringType()),
-        StructField("detail", StringType()),
-        StructField("model_name", StringType()),
-        StructField("model_version", StringType()),
-        StructField("processed_at_ms", LongType()),
+        StructField("ok", BooleanType()),  # a result (true) or a dead letter (false)
+        StructField("key", BinaryType()),
+        StructField("value", BinaryType()),  # JSON: RESULT_SCHEMA or DEAD_LETTER_SCHEMA
+        StructField("reason", StringType()),  # the dead letter's reason; null for a result
+        StructField("entities", IntegerType()),
         # Set on the first row of an Arrow batch only (null elsewhere), for metrics.
-        StructField("batch_inference_seconds", DoubleType()),
+        StructField("inference_seconds", DoubleType()),
         StructField("model_load_seconds", DoubleType()),
     ]
 )

