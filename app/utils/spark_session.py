@@ -27,6 +27,13 @@ def kafka_package() -> str:
     return f"org.apache.spark:spark-sql-kafka-0-10_2.13:{pyspark.__version__}"
 
 
+SINGLE_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+# Settings a running session cannot take (a runtime's own session, e.g. Databricks): they belong in the cluster's
+# spark_conf there.
+STATIC_PREFIXES = ("spark.ui.", "spark.metrics.", "spark.python.", "spark.executorEnv.", "spark.sql.ui.",
+                   "spark.sql.streaming.ui.")
+
+
 def session_conf(s: Settings) -> dict[str, str]:
     """Spark settings this job relies on, whoever creates the session."""
     return {
@@ -42,6 +49,17 @@ def session_conf(s: Settings) -> dict[str, str]:
         "spark.metrics.conf.*.sink.prometheusServlet.class": "org.apache.spark.metrics.sink.PrometheusServlet",
         "spark.metrics.conf.*.sink.prometheusServlet.path": "/metrics/prometheus",
         "spark.sql.shuffle.partitions": "8",
+        # One BLAS/OpenMP thread per Python worker: the workers are the parallelism (one per core), and an
+        # oversubscribed BLAS is a known cause of slow spaCy inside Spark.
+        **{f"spark.executorEnv.{name}": "1" for name in SINGLE_THREAD_ENV},
+        # A job that runs for months: the UI and SQL history the driver keeps is bounded (Spark keeps 1,000 jobs,
+        # stages and SQL executions by default, each micro-batch adds some; the driver heap filled with them).
+        "spark.ui.retainedJobs": "200",
+        "spark.ui.retainedStages": "200",
+        "spark.ui.retainedTasks": "10000",
+        "spark.sql.ui.retainedExecutions": "100",
+        "spark.sql.streaming.ui.retainedProgressUpdates": "200",
+        "spark.sql.streaming.numRecentProgressUpdates": "20",
     }
 
 
@@ -79,7 +97,7 @@ def get_or_create(s: Settings) -> SparkSession:
     if active is not None:
         log.info("using the SparkSession the runtime provides (Spark %s)", active.version)
         for key, value in session_conf(s).items():
-            if not key.startswith(("spark.ui.", "spark.metrics.", "spark.python.")):
+            if not key.startswith(STATIC_PREFIXES):
                 active.conf.set(key, value)
         return active
     builder = SparkSession.builder.master(s.spark_master).appName(s.query_name)

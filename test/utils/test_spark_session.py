@@ -97,3 +97,14 @@ def test_the_local_ui_answers_on_loopback_only_and_cannot_kill(spark):
     if (address := _non_loopback_ipv4()) is not None:
         with pytest.raises(OSError), socket.create_connection((address, port), timeout=5):
             pass
+
+
+def test_python_workers_run_one_blas_thread_and_history_is_bounded(spark):
+    import os
+
+    seen = spark.sparkContext.parallelize(range(2), 2).map(
+        lambda _: tuple(os.environ.get(v) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"))
+    ).collect()
+    assert set(seen) == {("1", "1", "1")}
+    conf = spark.sparkContext.getConf()
+    assert int(conf.get("spark.ui.retainedJobs")) <= 200 and int(conf.get("spark.sql.ui.retainedExecutions")) <= 100
