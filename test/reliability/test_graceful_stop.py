@@ -33,7 +33,8 @@ def run_stops(corpus, kafka_bootstrap, kafka_topics, jobs, tmp_path, n: int, sto
         stop_seconds.append(round(time.monotonic() - started, 1))
         _drain(tail)
         assert "the batch in flight committed" in job.log(20_000) or "(idle)" in job.log(20_000), job.log()
-    final = jobs({**env, "TRIGGER_INTERVAL": "available-now", "MAX_OFFSETS_PER_TRIGGER": "0"}, "final")
+    final = jobs({**env, "TRIGGER_INTERVAL": "available-now", "MAX_OFFSETS_PER_TRIGGER": "0",
+                  "ASYNC_PROGRESS_TRACKING": "false"}, "final")
     assert final.proc.wait(timeout=900) == 0, final.log()
     inputs = {(t, p, o) for (t, p), end in end_offsets(kafka_bootstrap, topics[0], 2).items() for o in range(end)}
     tail.wait_until(lambda: set(tail.sources()) >= inputs, 120, "every message in result or dead-letter")
