@@ -1,0 +1,1 @@
+"""Tests of the local stack toolbox, deploy/local/stack."""
