@@ -12,9 +12,8 @@ import pytest
 
 from app.batch import input_format, run_batch
 from app.settings import Settings
-from test.fixtures.kafka import produce
-from test.stream_helpers import outputs, stream_settings
-from test.test_pipeline import BAD, run_to_end
+from deploy.local.stack.clients import produce
+from test.helpers.streams import BAD, outputs, run_to_end, stream_settings
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = 2000

@@ -7,39 +7,8 @@ import spacy
 
 from app.ner import NOT_NEEDED_FOR_NER
 from app.pipeline import build_query
-from app.records import DEFAULT_RECORD_BYTES, RecordBudget
-from test.fixtures.kafka import produce
-from test.stream_helpers import original_value, outputs, stream_settings
-
-LONG = "Paris " * 20_000  # 120,000 characters: over the default MAX_TEXT_LENGTH of 100,000
-BAD = [  # (key, value, expected reason)
-    (b"bad-json", b'{"uuid": "x", "text": ', "invalid_json"),
-    (b"bad-utf8", b'{"uuid": "x", "text": "\xff\xfe", "lang": "en"}', "invalid_utf8"),
-    (b"null-value", None, "null_value"),
-    (b"array", b'["uuid", "text"]', "not_an_object"),
-    (b"no-uuid", json.dumps({"text": "Rome", "lang": "en"}).encode(), "missing_uuid"),
-    (b"int-uuid", json.dumps({"uuid": 5, "text": "Rome", "lang": "en"}).encode(), "invalid_uuid"),
-    (b"no-text", json.dumps({"uuid": "u-no-text", "lang": "en"}).encode(), "missing_text"),
-    (b"list-text", json.dumps({"uuid": "u-list", "text": ["Rome"], "lang": "en"}).encode(), "invalid_text"),
-    (b"empty-text", json.dumps({"uuid": "u-empty", "text": "  ", "lang": "en"}).encode(), "empty_text"),
-    (b"long-text", json.dumps({"uuid": "u-long", "text": LONG, "lang": "en"}).encode(), "text_too_long"),
-    (b"no-lang", json.dumps({"uuid": "u-no-lang", "text": "Rome"}).encode(), "missing_lang"),
-    (b"german", json.dumps({"uuid": "u-de", "text": "Berlin ist schön", "lang": "de"}).encode(), "unsupported_lang"),
-    (None, b"not json and no key", "invalid_json"),
-]
-
-
-RECORDS = RecordBudget(DEFAULT_RECORD_BYTES)
-
-
-def run_to_end(spark, settings, min_partitions=2, timeout=600, quarantined=None):
-    query = build_query(spark, settings, min_partitions, RECORDS, quarantined).start()
-    try:
-        assert query.awaitTermination(timeout), "the availableNow query did not finish in time"
-    finally:
-        query.stop()
-    assert query.exception() is None
-    return query
+from deploy.local.stack.clients import produce
+from test.helpers.streams import BAD, RECORDS, original_value, outputs, run_to_end, stream_settings
 
 
 def test_stream_routes_every_message_and_matches_spacy(spark, corpus, kafka_bootstrap, kafka_topics, tmp_path):

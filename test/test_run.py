@@ -8,45 +8,12 @@ import sys
 import time
 from pathlib import Path
 
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
-
-from test.fixtures.kafka import produce
-from test.stream_helpers import outputs
+from deploy.local.stack.clients import committed, end_offsets, produce
+from test.helpers.jobs import job_env, start_job
+from test.helpers.streams import outputs
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_INPUT = REPO / "deploy" / "local" / "input.json"
-
-
-def job_env(bootstrap, topics, checkpoint, **extra):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "PUSHGATEWAY"))}
-    env.update(APP_ENV="testing", KAFKA_BOOTSTRAP_SERVERS=bootstrap, INPUT_TOPIC=topics[0], RESULT_TOPIC=topics[1],
-               DEAD_LETTER_TOPIC=topics[2], CHECKPOINT_LOCATION=str(checkpoint), KAFKA_CONSUMER_GROUP=f"g-{topics[0]}",
-               SPARK_MASTER="local[2]", OFFSETS_COMMIT_INTERVAL_SECONDS="1", **extra)
-    return env
-
-
-def start_job(env, log_path):
-    log = open(log_path, "w")  # noqa: SIM115 - closed by the caller through the process
-    return subprocess.Popen([sys.executable, "-m", "app.run"], cwd=REPO, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-
-
-def committed(bootstrap, group):
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        offsets = admin.list_group_offsets({group: None})[group]
-        return {(tp.topic, tp.partition): om.offset for tp, om in offsets.items()}
-    finally:
-        admin.close()
-
-
-def end_offsets(bootstrap, topic, partitions):
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-    try:
-        ends = consumer.end_offsets([TopicPartition(topic, p) for p in range(partitions)])
-        return {(tp.topic, tp.partition): o for tp, o in ends.items()}
-    finally:
-        consumer.close()
 
 
 def test_bad_setting_fails_fast_naming_it():
@@ -77,7 +44,7 @@ def test_demo_input_end_to_end_and_offsets_committed(kafka_bootstrap, kafka_topi
     assert any(e["text"] == "Earth" for e in earth)
     assert outputs(kafka_bootstrap, topics[2], expected=1)[0]["value"]["reason"] == "invalid_json"
     # The consumer group holds the next offset to read: the topic's end, as the checkpoint says.
-    assert committed(kafka_bootstrap, env["KAFKA_CONSUMER_GROUP"]) == end_offsets(kafka_bootstrap, topics[0], 2)
+    assert committed(kafka_bootstrap, env["KAFKA_CONSUMER_GROUP"]) == end_offsets(kafka_bootstrap, topics[0])
 
 
 def test_sigterm_stops_cleanly_with_final_commit(corpus, kafka_bootstrap, kafka_topics, tmp_path):

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import psutil
 import pytest
 
-from test.fixtures.kafka import produce
+from deploy.local.stack.clients import produce
 from test.fixtures.monitoring import (
     BURROW_STATUS,
     burrow_lag,
@@ -20,7 +20,7 @@ from test.fixtures.monitoring import (
     get_json,
     prom_query,
 )
-from test.test_run import job_env, start_job
+from test.helpers.jobs import job_env, start_job
 
 pytestmark = [pytest.mark.integration, pytest.mark.monitoring, pytest.mark.slow, pytest.mark.timeout(600)]
 

@@ -3,9 +3,9 @@
 import json
 import signal
 
-from test.fixtures.kafka import produce
+from deploy.local.stack.clients import produce
 from test.fixtures.monitoring import burrow_lag, burrow_topic_offsets, eventually, prom_query
-from test.test_run import job_env, start_job
+from test.helpers.jobs import job_env, start_job
 
 N_DOCS = 1200
 N_BAD = 7

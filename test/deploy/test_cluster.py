@@ -1,5 +1,5 @@
-"""The unchanged job on a Spark standalone cluster (deploy/local/cluster/cluster.sh): both workers infer, and the
-records equal local mode's for the same input."""
+"""The unchanged job on a Spark standalone cluster (the toolbox's Cluster, deploy/local/stack): both workers infer,
+and the records equal local mode's for the same input."""
 
 import json
 import os
@@ -14,13 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from test.fixtures.kafka import produce
-from test.stream_helpers import outputs, stream_settings
-from test.test_pipeline import run_to_end
+from deploy.local.stack.clients import produce
+from deploy.local.stack.cluster import Cluster
+from test.helpers.streams import outputs, run_to_end, stream_settings
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
-CLUSTER_SH = REPO / "deploy" / "local" / "cluster" / "cluster.sh"
 # Not the `make cluster-up` defaults (7077, 8080-8082): tests may run while a developer's cluster is up.
 CLUSTER_ENV = {"CLUSTER_STATE_DIR": ".local/test-cluster", "SPARK_MASTER_PORT": "47177",
                "SPARK_MASTER_WEBUI_PORT": "47180", "SPARK_WORKER_WEBUI_PORT": "47181", "SPARK_WORKERS": "2",
@@ -28,10 +27,6 @@ CLUSTER_ENV = {"CLUSTER_STATE_DIR": ".local/test-cluster", "SPARK_MASTER_PORT": 
 MASTER_UI = f"http://127.0.0.1:{CLUSTER_ENV['SPARK_MASTER_WEBUI_PORT']}"
 DOCS = 300
 SAME = ("uuid", "lang", "entities", "model")  # source and times say where and when, so they may differ
-
-
-def _cluster(command: str) -> None:
-    subprocess.run(["bash", str(CLUSTER_SH), command], env={**os.environ, **CLUSTER_ENV}, check=True, timeout=180)
 
 
 def get_json(url: str) -> object:
@@ -48,12 +43,13 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[str]:
     """A master and two one-core workers on this machine; yields the master URL."""
-    _cluster("stop")  # daemons left by a killed session hold the ports
-    _cluster("start")
+    spark_cluster = Cluster.from_env({**os.environ, **CLUSTER_ENV})
+    spark_cluster.stop()  # daemons left by a killed session hold the ports
+    spark_cluster.start()
     try:
-        yield f"spark://127.0.0.1:{CLUSTER_ENV['SPARK_MASTER_PORT']}"
+        yield spark_cluster.master_url
     finally:
-        _cluster("stop")
+        spark_cluster.stop()
 
 
 def wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen, log: Path):

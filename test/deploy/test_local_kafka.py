@@ -2,7 +2,7 @@
 
 from collections.abc import Callable
 
-from test.fixtures.kafka import consume_all, produce
+from deploy.local.stack.clients import consume_all, produce
 
 
 def test_records_round_trip_through_three_partitions(kafka_bootstrap: str, kafka_topics: Callable[..., str]) -> None:

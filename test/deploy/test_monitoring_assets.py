@@ -3,7 +3,6 @@ configs are valid and scrape the same jobs, and the Grafana dashboard is well-fo
 or Burrow exports."""
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -13,11 +12,11 @@ import pytest
 import yaml
 
 from app.workers.metrics import METRIC_NAMES
+from deploy.local.stack.monitoring import Monitoring
 from test.fixtures.monitoring import BURROW_METRIC_NAMES, BURROW_STATUS
 
 REPO = Path(__file__).resolve().parents[2]
 MONITORING = REPO / "deploy" / "monitoring"
-MONITORING_SH = REPO / "deploy" / "local" / "monitoring" / "monitoring.sh"
 DASHBOARD = json.loads((MONITORING / "grafana-dashboard.json").read_text())
 # Besides the job's own: Burrow's, the Pushgateway's per-group push time and Prometheus's scrape health.
 KNOWN_METRICS = frozenset(METRIC_NAMES) | frozenset(BURROW_METRIC_NAMES) | {"push_time_seconds", "up"}
@@ -85,18 +84,11 @@ def test_every_alert_has_a_unit_test_and_reads_known_metrics():
 
 
 def render_local_configs(state_dir: Path) -> Path:
-    """`monitoring.sh render` into state_dir; returns the rendered prometheus.yml."""
-    env = {
-        **os.environ,
-        "MONITORING_STATE_DIR": str(state_dir),
-        "PUSHGATEWAY_PORT": "29191",
-        "BURROW_PORT": "28111",
-        "KAFKA_BOOTSTRAP_SERVERS": "broker-a:9092,broker-b:9092",
-    }
-    # render runs `promtool check config` itself (which also checks the rule files) and fails if it does not pass.
-    result = subprocess.run(["bash", str(MONITORING_SH), "render"], env=env, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    return state_dir / "prometheus" / "prometheus.yml"
+    """The local stack's configs rendered into state_dir; returns the rendered prometheus.yml. Rendering runs
+    `promtool check config` itself (which also checks the rule files) and fails if it does not pass."""
+    env = {"MONITORING_STATE_DIR": str(state_dir), "PUSHGATEWAY_PORT": "29191", "BURROW_PORT": "28111",
+           "KAFKA_BOOTSTRAP_SERVERS": "broker-a:9092,broker-b:9092"}
+    return Monitoring.from_env(env).render()
 
 
 def test_rendered_configs_are_valid(tmp_path: Path):

@@ -13,7 +13,7 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 from prometheus_client import CollectorRegistry, Counter, delete_from_gateway, push_to_gateway
 
-from test.fixtures.kafka import produce
+from deploy.local.stack.clients import produce
 from test.fixtures.monitoring import (
     BURROW_METRIC_NAMES,
     TEST_STACK_ENV,

@@ -1,14 +1,13 @@
-"""Fixtures of the reliability tests: job processes that are always reaped, and keyed corpus records."""
+"""Fixtures of the reliability tests: job processes that are always reaped."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from test.reliability.processes import Job
+from deploy.local.stack.job import Job
 
 
 @pytest.fixture
@@ -26,13 +25,6 @@ def jobs(tmp_path: Path) -> Iterator[Callable[..., Job]]:
     finally:
         for job in started:
             job.cleanup()
-
-
-def keyed_records(corpus: list[dict], n: int, max_chars: int = 400, prefix: str = "rel") -> list[tuple[bytes, bytes]]:
-    """`n` messages with unique uuids (also the key), cycling over the corpus' shorter texts."""
-    texts = [d["text"] for d in corpus if len(d["text"]) <= max_chars]
-    docs = [{"uuid": f"{prefix}-{i:07d}", "text": texts[i % len(texts)], "lang": "en"} for i in range(n)]
-    return [(d["uuid"].encode(), json.dumps(d).encode()) for d in docs]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -12,10 +12,8 @@ import time
 import pytest
 
 from app.ner import extract_entities
-from test.fixtures.kafka import produce
-from test.reliability.broker import Tail
-from test.reliability.conftest import keyed_records
-from test.test_run import end_offsets, job_env
+from test.helpers.jobs import Backlog
+from test.helpers.streams import keyed_records
 
 pytestmark = pytest.mark.reliability
 
@@ -26,18 +24,13 @@ def run_crashes(corpus, nlp, kafka_bootstrap, kafka_topics, jobs, tmp_path, n: i
     records = keyed_records(corpus, n)
     for i in range(0, n, 50):  # 2% bad input: those uuids must reach the dead-letter topic, keyed by uuid
         records[i] = (records[i][0], b'{"uuid": "' + records[i][0] + b'", "text": ')
-    topics = (kafka_topics("input", 2), kafka_topics("result", 2), kafka_topics("dead", 1))
-    produce(kafka_bootstrap, topics[0], records)
-    env = job_env(kafka_bootstrap, topics, tmp_path / "ckpt", MAX_OFFSETS_PER_TRIGGER=str(per_batch),
-                  TRIGGER_INTERVAL="0 seconds")
-    tail = Tail(kafka_bootstrap, topics[1], topics[2])
+    stream = Backlog.make(kafka_bootstrap, kafka_topics, tmp_path / "ckpt", records, per_batch)
+    tail = stream.tail
     duplicates_after = []
     for crash in range(crashes):
-        job = jobs(env, f"run-{crash}")
-        before = tail.poll(0)
+        job = jobs(stream.env, f"run-{crash}")
         # Kill mid-stream: once this run has written something, after a random further delay.
-        tail.wait_until(lambda b=before: tail.poll(0) > b, 300, f"run {crash} writes output",
-                        still_ok=lambda j=job: _assert_running(j))
+        stream.wait_for_output(job, tail.poll(0), f"run {crash} writes output")
         time.sleep(rng.uniform(0.0, 3.0))
         target = job.pid if crash % 2 == 0 else job.jvm_pid()  # the Python driver, or the JVM under it
         assert target is not None and job.running(), job.log()
@@ -48,15 +41,8 @@ def run_crashes(corpus, nlp, kafka_bootstrap, kafka_topics, jobs, tmp_path, n: i
         assert len(set(tail.sources())) < n, "the stream ended before the crash: use more messages"
 
     # The last run drains the rest in one go: the replayed batch keeps its logged offsets whatever the limit.
-    final = jobs({**env, "TRIGGER_INTERVAL": "available-now", "MAX_OFFSETS_PER_TRIGGER": "0"}, "final")
-    assert final.proc.wait(timeout=900) == 0, final.log()
+    inputs, sources = stream.drain(jobs)
     expected = {k.decode() for k, _ in records}
-    ends = end_offsets(kafka_bootstrap, topics[0], 2)
-    inputs = {(topic, p, o) for (topic, p), end in ends.items() for o in range(end)}
-    tail.wait_until(lambda: set(tail.sources()) >= inputs, 120, "every message in result or dead-letter")
-    tail.poll(2)
-    sources = tail.sources()
-    tail.close()
 
     # A message is its source offset: count and deduplicate by it, not by uuid.
     lost = inputs - set(sources)
@@ -82,10 +68,6 @@ def run_crashes(corpus, nlp, kafka_bootstrap, kafka_topics, jobs, tmp_path, n: i
         assert all(c == want for c in copies), uuid  # a replayed batch gives the same entities
     assert {d["key"].decode() for d in tail.dead_letters} == expected - set(texts)
     assert {d["value"]["reason"] for d in tail.dead_letters} == {"invalid_json"}
-
-
-def _assert_running(job):
-    assert job.running(), job.log()
 
 
 @pytest.mark.timeout(900)

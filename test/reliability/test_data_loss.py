@@ -6,10 +6,9 @@ from __future__ import annotations
 import pytest
 from kafka import KafkaAdminClient, TopicPartition
 
-from test.fixtures.kafka import produce
-from test.reliability.broker import Tail
-from test.reliability.conftest import keyed_records
-from test.test_run import job_env
+from deploy.local.stack.clients import produce
+from test.helpers.jobs import job_env
+from test.helpers.streams import Tail, keyed_records
 
 pytestmark = pytest.mark.reliability
 

@@ -12,9 +12,9 @@ from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 
 from app.records import RecordBudget
-from test.reliability.broker import Tail
-from test.reliability.processes import rss_bytes
-from test.test_run import job_env
+from deploy.local.stack.procs import rss_bytes
+from test.helpers.jobs import job_env
+from test.helpers.streams import Tail
 
 pytestmark = pytest.mark.reliability
 MAX_WORKER_RSS = 1536 * 1024 * 1024  # per Python worker; spaCy's small model needs ~400 MB

@@ -9,11 +9,11 @@ import time
 
 import pytest
 
-from test.fixtures.kafka import produce
-from test.reliability.broker import Tail
+from deploy.local.stack.clients import produce
+from deploy.local.stack.procs import rss_bytes
+from test.helpers.jobs import job_env
+from test.helpers.streams import Tail
 from test.reliability.hostile_model import MARK, build
-from test.reliability.processes import rss_bytes
-from test.test_run import job_env
 
 pytestmark = pytest.mark.reliability
 # Per Python process (Spark's worker and its inference process): the default INFERENCE_MEMORY_MB, the README's bound.

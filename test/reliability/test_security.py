@@ -14,10 +14,11 @@ import pytest
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic, UserScramCredentialUpsertion
 
-from test.fixtures.kafka import produce
-from test.reliability.broker import OwnBroker, Tail
-from test.reliability.conftest import keyed_records
-from test.test_run import committed, end_offsets, job_env
+from deploy.local.stack.broker import Broker
+from deploy.local.stack.clients import committed, end_offsets, produce
+from deploy.local.stack.procs import REPO
+from test.helpers.jobs import job_env
+from test.helpers.streams import Tail, keyed_records
 
 pytestmark = pytest.mark.reliability
 PORT = 49296  # PLAINTEXT (the script's readiness check, admin), +1 controller, +2 SASL_PLAINTEXT, +3 SASL_SSL
@@ -25,7 +26,7 @@ PORT = 49296  # PLAINTEXT (the script's readiness check, admin), +1 controller, 
 
 @dataclass(frozen=True)
 class SecureBroker:
-    broker: OwnBroker
+    broker: Broker
     ca_file: Path
     scram_password: str
     plain_password: str
@@ -69,7 +70,9 @@ org.apache.kafka.common.security.plain.PlainLoginModule required user_svc-plain=
 listener.name.sasl_ssl.ssl.keystore.type=PEM
 listener.name.sasl_ssl.ssl.keystore.location={keystore}
 """)
-    broker = OwnBroker(PORT, ".local/rel-security", extra_properties=extra).fresh()
+    broker = Broker(REPO / ".local" / "rel-security", port=PORT, controller_port=PORT + 1, extra_properties=extra)
+    broker.reset()
+    broker.start()
     try:
         admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
         try:
@@ -142,7 +145,7 @@ def test_job_over_a_secured_listener_leaks_no_secret(secure_broker, protocol, co
     tail.close()
     assert set(tail.uuids()) == {k.decode() for k, _ in records}
     # The offsets committer authenticated too: the group holds the topic's end.
-    assert committed(plain, env["KAFKA_CONSUMER_GROUP"]) == end_offsets(plain, topics[0], 1)
+    assert committed(plain, env["KAFKA_CONSUMER_GROUP"]) == end_offsets(plain, topics[0])
     leaks = files_containing(tmp_path, [secure_broker.scram_password, secure_broker.plain_password])
     print(f"\nRELIABILITY security {protocol}: messages={len(records)} lost=0 "
           f"files_checked={sum(1 for p in tmp_path.rglob('*') if p.is_file())} leaks={len(leaks)}")

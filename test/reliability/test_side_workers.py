@@ -11,10 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from kafka import KafkaConsumer
 
-from test.fixtures.kafka import produce
-from test.reliability.broker import Tail
-from test.reliability.conftest import keyed_records
-from test.test_run import committed, job_env
+from deploy.local.stack.clients import committed, produce
+from test.helpers.jobs import job_env
+from test.helpers.streams import Tail, keyed_records
 
 pytestmark = pytest.mark.reliability
 
