@@ -39,9 +39,7 @@ class Monitoring:
     state_dir: Path
     bin_dir: Path
     bootstrap: str = "localhost:9092"
-    burrow_port: int = 8000
-    pushgateway_port: int = 9091
-    prometheus_port: int = 9090
+    ports: Mapping[str, int] = field(default_factory=lambda: {"burrow": 8000, "pushgateway": 9091, "prometheus": 9090})
     start_timeout: float = 30.0
     settings: dict[str, str] = field(default_factory=dict)
 
@@ -59,16 +57,17 @@ class Monitoring:
         return cls(state_dir=procs.repo_path(env.get("MONITORING_STATE_DIR", ".local/monitoring")),
                    bin_dir=procs.repo_path(env.get("MONITORING_BIN_DIR", ".local/bin")),
                    bootstrap=env.get("KAFKA_BOOTSTRAP_SERVERS") or "localhost:9092",
-                   burrow_port=int(env.get("BURROW_PORT", "8000")),
-                   pushgateway_port=int(env.get("PUSHGATEWAY_PORT", "9091")),
-                   prometheus_port=int(env.get("PROMETHEUS_PORT", "9090")),
+                   ports={"burrow": int(env.get("BURROW_PORT", "8000")),
+                          "pushgateway": int(env.get("PUSHGATEWAY_PORT", "9091")),
+                          "prometheus": int(env.get("PROMETHEUS_PORT", "9090"))},
                    start_timeout=float(env.get("MONITORING_START_TIMEOUT", "30")),
                    settings={k: env.get(k, v) for k, v in defaults.items()})
 
     def url(self, name: str) -> str:
-        port = {"burrow": self.burrow_port, "pushgateway": self.pushgateway_port,
-                "prometheus": self.prometheus_port}[name]
-        return f"http://{HOST}:{port}"
+        return f"http://{HOST}:{self.ports[name]}"
+
+    def address(self, name: str) -> str:
+        return f"{HOST}:{self.ports[name]}"
 
     # --- configs --------------------------------------------------------------------------------------------
 
@@ -86,14 +85,14 @@ class Monitoring:
         s = self.settings
         self._render("burrow.toml", self.state_dir / "burrow" / "burrow.toml", {
             "STATE_DIR": self.state_dir, "KAFKA_SERVERS": ", ".join(json.dumps(b) for b in self.bootstrap.split(",")),
-            "KAFKA_VERSION": s["BURROW_KAFKA_VERSION"], "BURROW_PORT": self.burrow_port,
+            "KAFKA_VERSION": s["BURROW_KAFKA_VERSION"], "BURROW_PORT": self.ports["burrow"],
             "TOPIC_REFRESH": s["BURROW_TOPIC_REFRESH"], "OFFSET_REFRESH": s["BURROW_OFFSET_REFRESH"],
             "INTERVALS": s["BURROW_INTERVALS"], "EXPIRE_CACHE": s["BURROW_EXPIRE_CACHE"],
             "LOG_LEVEL": s["BURROW_LOG_LEVEL"]})
         config = self._render("prometheus.yml", self.state_dir / "prometheus" / "prometheus.yml", {
             "SCRAPE_INTERVAL": s["PROMETHEUS_SCRAPE_INTERVAL"], "ALERTS_FILE": ALERTS,
-            "PUSHGATEWAY_ADDRESS": f"{HOST}:{self.pushgateway_port}",
-            "PROMETHEUS_ADDRESS": f"{HOST}:{self.prometheus_port}", "BURROW_ADDRESS": f"{HOST}:{self.burrow_port}"})
+            "PUSHGATEWAY_ADDRESS": self.address("pushgateway"), "PROMETHEUS_ADDRESS": self.address("prometheus"),
+            "BURROW_ADDRESS": self.address("burrow")})
         check = subprocess.run(["promtool", "check", "config", str(config)], capture_output=True, text=True,
                                timeout=60)
         if check.returncode != 0:
@@ -106,11 +105,11 @@ class Monitoring:
         if name == "burrow":
             return [str(self.bin_dir / "Burrow"), "--config-dir", str(self.state_dir / "burrow")]
         if name == "pushgateway":
-            return ["prometheus-pushgateway", f"--web.listen-address={HOST}:{self.pushgateway_port}"]
+            return ["prometheus-pushgateway", f"--web.listen-address={self.address('pushgateway')}"]
         return ["prometheus", f"--config.file={self.state_dir / 'prometheus' / 'prometheus.yml'}",
                 f"--storage.tsdb.path={self.state_dir / 'prometheus' / 'data'}",
                 f"--storage.tsdb.retention.time={self.settings['PROMETHEUS_RETENTION']}",
-                f"--web.listen-address={HOST}:{self.prometheus_port}", "--web.enable-lifecycle"]
+                f"--web.listen-address={self.address('prometheus')}", "--web.enable-lifecycle"]
 
     def pidfile(self, name: str) -> PidFile:
         # The word of the command line that identifies the process (the same pid may later be another's).
