@@ -16,40 +16,47 @@ include deploy/local/kafka/kafka.mk
 -include bench/bench.mk
 -include deploy/local/cluster/cluster.mk
 
-.PHONY: help venv lint test test-unit test-reliability clean
+.PHONY: help venv venv-dev lint test test-unit test-reliability clean
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_.-]+:.*## ' $(MAKEFILE_LIST) | sort -u | awk -F':.*## ' '{printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}'
 
-TOX_VENV := $(LOCAL)/tox-venv
-TOX := $(TOX_VENV)/bin/tox
+# One .venv, filled in two steps so that `make demo` downloads only what the job needs: `venv` installs the runtime
+# set (requirements.txt: pyspark, spaCy, the model, kafka-python, ...); `venv-dev` adds the test, lint and bench
+# tools on top (requirements-dev.txt, bench/requirements.txt) for `make test`, `make lint` and `make bench`. Each
+# stamp is remade when its requirement files change; pip then installs only what is missing or changed.
+PIP := $(PY) -m pip install --disable-pip-version-check
+$(PY):
+	$(PYTHON) -m venv $(VENV)
 
-# tox lives in a tiny venv of its own and manages .venv, which every tox env and `make demo` share.
-$(TOX):
-	@echo ">> bootstrapping tox in $(TOX_VENV)"
-	$(PYTHON) -m venv $(TOX_VENV)
-	$(TOX_VENV)/bin/pip install --quiet --disable-pip-version-check "tox==4.67.13"
-
-venv: $(VENV)/.installed ## Create .venv with the pinned packages and the spaCy model (first run downloads ~500 MB)
-$(VENV)/.installed: requirements.txt requirements-dev.txt bench/requirements.txt tox.ini | $(TOX)
-	@echo ">> installing the pinned packages into $(VENV) (progress below)"
-	$(TOX) -e py --notest -vv 2>&1 | grep -E "install_deps|Successfully|Collecting|Downloading" || true
-	$(TOX) -e py --notest
+venv: $(VENV)/.runtime-installed ## Create .venv with the job's pinned packages and the spaCy model (first run downloads ~370 MB)
+$(VENV)/.runtime-installed: requirements.txt | $(PY)
+	@echo ">> installing the runtime packages into $(VENV)"
+	$(PIP) -r requirements.txt
 	touch $@
 
-# Runs a tox env's commands (tox.ini is their one home) in .venv, without tox re-creating it per env name.
+venv-dev: $(VENV)/.dev-installed ## Add the test, lint and bench tools to .venv (make test, lint and bench do it)
+$(VENV)/.dev-installed: requirements-dev.txt bench/requirements.txt $(VENV)/.runtime-installed
+	@echo ">> installing the test, lint and bench packages into $(VENV)"
+	$(PIP) -r requirements-dev.txt -r bench/requirements.txt
+	touch $@
+
+# The local stack's toolbox (deploy/local/stack): brokers, monitoring, the job, topics; runtime packages only.
+STACK := $(PY) -m deploy.local.stack
+
+# Runs a tox env's commands (tox.ini is their one home) in .venv, without tox creating an env per name.
 IN_VENV := $(PY) deploy/image/tox-commands.py
 
-lint: venv ## Lint (ruff) and type-check (mypy)
+lint: venv-dev ## Lint (ruff) and type-check (mypy)
 	$(IN_VENV) lint
 	$(IN_VENV) type
 
-test: venv kafka-jars monitoring-tools ## Run every test; starts and stops the local broker (and monitoring stack) it needs
+test: venv-dev kafka-jars monitoring-tools ## Run every test; starts and stops the local broker (and monitoring stack) it needs
 	$(IN_VENV) test
 
-test-unit: venv ## Run the tests that need no broker
+test-unit: venv-dev ## Run the tests that need no broker
 	$(IN_VENV) unit
 
-test-reliability: venv kafka-jars monitoring-tools ## Run the fault tests at full size (20,000 messages, 5 kill -9, ...; slow)
+test-reliability: venv-dev kafka-jars monitoring-tools ## Run the fault tests at full size (20,000 messages, 5 kill -9, ...; slow)
 	$(IN_VENV) reliability
 
 clean: down ## Stop everything and remove local state (.local/, .tox/)

@@ -5,15 +5,15 @@ BENCH_KAFKA_CONTROLLER_PORT ?= 49193
 BENCH_KAFKA_STATE_DIR ?= $(LOCAL)/bench-kafka
 BENCH_BOOTSTRAP := 127.0.0.1:$(BENCH_KAFKA_PORT)
 BENCH_KAFKA = KAFKA_PORT=$(BENCH_KAFKA_PORT) KAFKA_CONTROLLER_PORT=$(BENCH_KAFKA_CONTROLLER_PORT) \
-	KAFKA_STATE_DIR=$(BENCH_KAFKA_STATE_DIR) bash $(KAFKA_SH)
+	KAFKA_STATE_DIR=$(BENCH_KAFKA_STATE_DIR) $(STACK) kafka
 # Starts the broker, runs the command, and stops the broker however the command ends.
 BENCH_WITH_BROKER = $(BENCH_KAFKA) start && trap '$(BENCH_KAFKA) stop' EXIT && KAFKA_BOOTSTRAP_SERVERS=$(BENCH_BOOTSTRAP)
 BENCH_ARGS ?=
 
 .PHONY: bench-deps bench bench-quick bench-levers bench-probe soak
-# The bench-only packages (bench/requirements.txt) are part of .venv (tox.ini), as the harness smoke test in
-# `make test` needs them.
-bench-deps: venv ## Install the bench packages (quixstreams, matplotlib, psutil, py-spy): they come with .venv
+# The bench-only packages (bench/requirements.txt) come with the dev set (make venv-dev), as the harness smoke
+# test in `make test` needs them too.
+bench-deps: venv-dev ## Install the bench packages (quixstreams, matplotlib, psutil, py-spy) into .venv
 
 bench: bench-deps kafka-jars ## Full benchmark (~13 min on 2 idle cores): every contender + scaling; writes bench/results/full.json, docs/benchmarks.md and its plot
 	$(BENCH_WITH_BROKER) $(PY) -m bench.run --out bench/results/full.json --report docs/benchmarks.md \

@@ -29,6 +29,6 @@ image-base: ## Build local base images with debootstrap + buildah (Python on boo
 image-push: ## Push IMAGE_NAME:IMAGE_TAG to IMAGE_REGISTRY (log in first)
 	@$(IMAGE_ENV) bash deploy/image/push-image.sh
 
-image-test: ## Build both images on the local bases and test them: unit tests and a Kafka round trip inside (slow)
+image-test: venv ## Build both images on the local bases and test them: unit tests and a Kafka round trip inside (slow)
 	@IMAGE_BUILDER=buildah $(IMAGE_TOOLS) buildah debootstrap
 	@LOCAL=$(LOCAL) IMAGE_NAME=$(IMAGE_NAME) IMAGE_TAG=$(IMAGE_TAG) bash deploy/image/image-test.sh

@@ -1,12 +1,11 @@
 # A local Spark standalone cluster and batch inference, included by the root Makefile.
 # `make cluster-up`, then `make app MASTER=spark://127.0.0.1:7077` runs the unchanged job on it.
-CLUSTER_SH := deploy/local/cluster/cluster.sh
 SPARK_MASTER_PORT ?= 7077
 SPARK_MASTER_WEBUI_PORT ?= 8080
 SPARK_WORKERS ?= 2
 SPARK_WORKER_MEMORY ?= 2g
 CLUSTER_RUN = SPARK_MASTER_PORT=$(SPARK_MASTER_PORT) SPARK_MASTER_WEBUI_PORT=$(SPARK_MASTER_WEBUI_PORT) \
-	SPARK_WORKERS=$(SPARK_WORKERS) SPARK_WORKER_MEMORY=$(SPARK_WORKER_MEMORY) bash $(CLUSTER_SH)
+	SPARK_WORKERS=$(SPARK_WORKERS) SPARK_WORKER_MEMORY=$(SPARK_WORKER_MEMORY) $(STACK) cluster
 INPUT ?=
 OUTPUT ?=
 BATCH_ARGS ?=
@@ -15,10 +14,10 @@ BATCH_ARGS ?=
 cluster-up: venv ## Start a Spark standalone cluster here: a master (spark://127.0.0.1:7077, UI :8080) and 2 one-core workers
 	@$(CLUSTER_RUN) start
 
-cluster-down: ## Stop the local Spark cluster (only the daemons it recorded)
+cluster-down: venv ## Stop the local Spark cluster (only the daemons it recorded)
 	@$(CLUSTER_RUN) stop
 
-cluster-status: ## Is the local Spark cluster running, and how many workers are alive?
+cluster-status: venv ## Is the local Spark cluster running, and how many workers are alive?
 	@$(CLUSTER_RUN) status
 
 batch: venv ## Batch inference: make batch INPUT=docs.jsonl|.parquet OUTPUT=dir (writes OUTPUT/result, OUTPUT/dead-letter)

@@ -24,7 +24,7 @@ install_debian_tools() {
         return
     fi
     log "installing Debian packages prometheus and prometheus-pushgateway (binaries only)"
-    # We run our own processes (monitoring.sh); the packaged services must not start and take ports 9090/9091.
+    # We run our own processes (deploy/local/stack); the packaged services must not start and take ports 9090/9091.
     # policy-rc.d exit 101 tells invoke-rc.d "not allowed"; add one only for the install when none exists.
     local policy=/usr/sbin/policy-rc.d added_policy=0
     if [[ ! -e $policy ]]; then
