@@ -6,7 +6,6 @@ includes everything the contender does (poll, deserialise, infer, serialise, wri
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -18,8 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from bench.contenders.common import SINGLE_THREAD_ENV
-from bench.kafka_io import Collector, Sender, create_topics, delete_topics, encode, wait_group_balanced
+from bench.kafka_io import Collector, Sender, create_topics, encode, wait_group_balanced
 from bench.procs import TreeSampler
+from deploy.local.stack import procs
+from deploy.local.stack.clients import delete_topics
 
 REPO = Path(__file__).resolve().parents[1]
 RAW = REPO / "bench" / "results" / "raw"
@@ -66,12 +67,10 @@ def fresh_topics(bootstrap: str, name: str, partitions: int) -> Topics:
 
 
 def launch(command: list[str], env: dict[str, str | None], log_path: Path) -> subprocess.Popen:
-    """Start a contender in a session of its own (stopped as a group), output to `log_path`, one inference
-    thread per process; a None in `env` removes that variable."""
+    """Start a contender in a session of its own, output to `log_path`, one inference thread per process; a None
+    in `env` removes that variable."""
     full_env = {**os.environ, **SINGLE_THREAD_ENV, "PYTHONPATH": str(REPO), **env}
-    with log_path.open("w") as log:
-        return subprocess.Popen(command, env={k: v for k, v in full_env.items() if v is not None},
-                                cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return procs.spawn(command, log_path, {k: v for k, v in full_env.items() if v is not None})
 
 
 def percentiles(values: list[float]) -> dict:
@@ -83,16 +82,8 @@ def percentiles(values: list[float]) -> dict:
 
 
 def _stop(proc: subprocess.Popen, timeout: float = 60) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)  # whatever the contender left behind in its own process group
-    except (ProcessLookupError, PermissionError):
-        pass
+    """SIGTERM the contender, SIGKILL it after `timeout`, then whatever it left behind of its process tree."""
+    procs.stop_tree(proc.pid, timeout, "contender")
     proc.wait(timeout=30)
 
 

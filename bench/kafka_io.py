@@ -9,29 +9,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import NewTopic
+from kafka import KafkaProducer
+
+from deploy.local.stack import clients
 
 
 def create_topics(bootstrap: str, inputs: Iterable[str], outputs: Iterable[str], partitions: int) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="bench")
-    try:
-        new = [NewTopic(t, partitions, 1) for t in inputs]
-        new += [NewTopic(t, partitions, 1, topic_configs={"message.timestamp.type": "LogAppendTime"})
-                for t in outputs]
-        admin.create_topics(new)
-    finally:
-        admin.close()
-
-
-def delete_topics(bootstrap: str, topics: list[str]) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="bench")
-    try:
-        admin.delete_topics(topics)
-    except Exception:  # noqa: BLE001 - clean-up only
-        pass
-    finally:
-        admin.close()
+    clients.create_topics(bootstrap, inputs, partitions)
+    clients.create_topics(bootstrap, outputs, partitions, {"message.timestamp.type": "LogAppendTime"})
 
 
 def _assigned_partitions(member: dict) -> int:
@@ -47,10 +32,9 @@ def wait_group_balanced(bootstrap: str, group: str, members: int, timeout: float
     A group of N processes forms one join at a time: the first member takes every partition until the others
     join and a rebalance splits them. Measured before that, a contender runs on one core of two.
     """
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="bench")
     started = time.monotonic()
     last: dict = {}
-    try:
+    with clients.admin(bootstrap) as admin:
         while time.monotonic() - started < timeout:
             last = admin.describe_groups([group]).get(group, {})
             state = str(last.get("group_state", "")).lower()
@@ -58,8 +42,6 @@ def wait_group_balanced(bootstrap: str, group: str, members: int, timeout: float
             if state == "stable" and len(held) == members and all(held):
                 return time.monotonic() - started
             time.sleep(0.5)
-    finally:
-        admin.close()
     msg = f"group {group} not balanced over {members} members after {timeout:.0f}s: {last}"
     raise RuntimeError(msg)
 
@@ -105,16 +87,7 @@ class Collector(threading.Thread):
 
     def __init__(self, bootstrap: str, topic: str) -> None:
         super().__init__(name=f"collector-{topic}", daemon=True)
-        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                      fetch_max_bytes=64 * 1024 * 1024)
-        deadline = time.monotonic() + 30
-        while not (parts := self.consumer.partitions_for_topic(topic)):
-            if time.monotonic() > deadline:
-                msg = f"result topic {topic!r} has no partitions after 30s"
-                raise RuntimeError(msg)
-            time.sleep(0.2)
-        self.consumer.assign([TopicPartition(topic, p) for p in sorted(parts)])
-        self.consumer.seek_to_beginning()
+        self.consumer = clients.consumer_at(bootstrap, [topic], fetch_max_bytes=64 * 1024 * 1024)
         self.seen: dict[str, tuple[int, bytes]] = {}
         self.duplicates = 0
         self._lock = threading.Lock()

@@ -19,7 +19,8 @@ import numpy as np
 from bench.contenders import service
 from bench.corpus import corpus_path, load_docs
 from bench.harness import _stop, fresh_topics, launch, percentiles, say
-from bench.kafka_io import Collector, Sender, delete_topics, encode
+from bench.kafka_io import Collector, Sender, encode
+from deploy.local.stack.clients import delete_topics
 
 BATCH_LINE = re.compile(r"batch (\d+): (\d+) rows, durations ms (\{.*\})")
 DURATIONS = ("triggerExecution", "addBatch", "queryPlanning", "latestOffset")

@@ -1,18 +1,17 @@
-"""Resource accounting for a contender's process tree (psutil): peak RSS per process, CPU seconds between marks."""
+"""Resource accounting for a contender's process tree: peak RSS per process, CPU seconds between marks. The tree,
+RSS and CPU times come from the toolbox (deploy/local/stack/procs.py), by pid through /proc."""
 
 import threading
 
-import psutil
+from deploy.local.stack import procs
 
 
-def kind(proc: psutil.Process) -> str:
-    """jvm, py-worker (a Spark Python worker or daemon) or python."""
-    try:
-        name = proc.name()
-        cmdline = " ".join(proc.cmdline())
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
+def kind(pid: int) -> str:
+    """jvm, py-worker (a Spark Python worker or daemon) or python; gone when it has exited."""
+    cmdline = procs.cmdline(pid)
+    if not cmdline:
         return "gone"
-    if "java" in name:
+    if "java" in cmdline.split(" ", 1)[0]:
         return "jvm"
     if "pyspark.daemon" in cmdline or "pyspark.worker" in cmdline:
         return "py-worker"
@@ -24,7 +23,7 @@ class TreeSampler(threading.Thread):
 
     def __init__(self, pid: int, interval: float = 0.5) -> None:
         super().__init__(name=f"sampler-{pid}", daemon=True)
-        self.root = psutil.Process(pid)
+        self.root = pid
         self.interval = interval
         self.peak_rss: dict[int, int] = {}
         self.kinds: dict[int, str] = {}
@@ -34,26 +33,19 @@ class TreeSampler(threading.Thread):
         self._halt = threading.Event()
 
     def sample(self) -> None:
-        try:
-            procs = [self.root, *self.root.children(recursive=True)]
-        except psutil.NoSuchProcess:
+        if not procs.alive(self.root):
             return
         now = {}
-        for p in procs:
-            try:
-                with p.oneshot():
-                    rss = p.memory_info().rss
-                    times = p.cpu_times()
-            except (psutil.NoSuchProcess, psutil.AccessDenied):
-                continue
-            what = kind(p)  # every time: spark-submit starts as a shell script and becomes the JVM
-            if what == "gone":
+        for pid in [self.root, *procs.descendants(self.root)]:
+            rss, cpu = procs.rss_bytes(pid), procs.cpu_seconds(pid)
+            what = kind(pid)  # every time: spark-submit starts as a shell script and becomes the JVM
+            if what == "gone" or not rss:
                 continue
             with self._lock:
-                self.kinds[p.pid] = what
-                self.peak_rss[p.pid] = max(rss, self.peak_rss.get(p.pid, 0))
-                self.cpu[p.pid] = times.user + times.system
-            now[p.pid] = rss
+                self.kinds[pid] = what
+                self.peak_rss[pid] = max(rss, self.peak_rss.get(pid, 0))
+                self.cpu[pid] = cpu
+            now[pid] = rss
         with self._lock:
             self.rss_now = now
 

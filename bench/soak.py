@@ -17,9 +17,10 @@ from pathlib import Path
 from bench.contenders import service
 from bench.corpus import corpus_path, load_docs
 from bench.harness import RAW, REPO, _stop, fresh_topics, launch, say
-from bench.kafka_io import Collector, Sender, delete_topics, encode
+from bench.kafka_io import Collector, Sender, encode
 from bench.machine import describe
 from bench.procs import TreeSampler
+from deploy.local.stack.clients import delete_topics
 
 
 def default_rate() -> float:

@@ -133,9 +133,21 @@ def _exited(pid: int, start: int | None, timeout: float) -> bool:
         time.sleep(0.1)
 
 
-def kill_tree(tree: Mapping[int, int]) -> list[int]:
-    """SIGKILL each {pid: start time} still alive; returns the pids signalled."""
-    return [pid for pid, start in tree.items() if _signal(pid, start, signal.SIGKILL)]
+def stop_tree(pid: int, timeout: float, label: str) -> None:
+    """SIGTERM `pid`, SIGKILL it after `timeout`, then SIGKILL whatever is left of the tree it had (by pid)."""
+    tree = descendants(pid)
+    terminate(pid, start_time(pid), timeout, label)
+    kill_tree(tree)
+
+
+def kill_tree(tree: Mapping[int, int], timeout: float = 10.0) -> list[int]:
+    """SIGKILL each {pid: start time} still alive and wait (up to `timeout`) until they are gone; the pids
+    signalled."""
+    killed = [pid for pid, start in tree.items() if _signal(pid, start, signal.SIGKILL)]
+    deadline = time.monotonic() + timeout
+    for pid in killed:
+        _exited(pid, tree[pid], max(0.0, deadline - time.monotonic()))
+    return killed
 
 
 @dataclass(frozen=True)

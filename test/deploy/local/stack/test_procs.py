@@ -1,7 +1,6 @@
 """Process control by recorded pid: a pid file names one process (pid and start time), never a reused pid."""
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -94,11 +93,20 @@ def test_descendants_and_kill_tree(tmp_path: Path):
         (grandchild, start), = tree.items()
         assert procs.rss_bytes(grandchild) > 0 and procs.alive(grandchild, start)
         assert procs.kill_tree({proc.pid: procs.start_time(proc.pid), **tree}) == [proc.pid, grandchild]
-        assert proc.wait(timeout=10) == -signal.SIGKILL
-        deadline = time.monotonic() + 10
-        while procs.alive(grandchild, start) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not procs.alive(grandchild, start)
+        assert not procs.alive(proc.pid) and not procs.alive(grandchild, start)  # gone when kill_tree returns
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_stop_tree_leaves_nothing_behind(tmp_path: Path):
+    # The parent exits on SIGTERM and leaves its child running (reparented): stop_tree still finds it by pid.
+    script = ("import subprocess, sys, time; "
+              "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'], start_new_session=True); "
+              "print('up', flush=True); time.sleep(600)")
+    log = tmp_path / "tree.log"
+    proc = procs.spawn([sys.executable, "-c", script], log)
+    procs.wait_ready(lambda: "up" in log.read_text() and bool(procs.descendants(proc.pid)), proc.pid, 30, "tree")
+    tree = procs.descendants(proc.pid)
+    procs.stop_tree(proc.pid, 5, "tree")
+    assert not procs.alive(proc.pid) and not any(procs.alive(p, s) for p, s in tree.items())
