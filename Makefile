@@ -28,7 +28,7 @@ PIP := $(PY) -m pip install --disable-pip-version-check
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-venv: $(VENV)/.runtime-installed ## Create .venv with the job's pinned packages and the spaCy model (first run downloads ~370 MB)
+venv: $(VENV)/.runtime-installed ## Create .venv with the job's pinned packages and the spaCy model (first run downloads ~610 MB)
 $(VENV)/.runtime-installed: requirements.txt | $(PY)
 	@echo ">> installing the runtime packages into $(VENV)"
 	$(PIP) -r requirements.txt
