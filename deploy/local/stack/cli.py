@@ -22,6 +22,8 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from kafka.errors import KafkaError
+
 from . import clients, procs
 from .broker import Broker
 from .cluster import Cluster
@@ -245,6 +247,6 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] = os.environ) -> 
         if args.area in ("demo", "down"):
             return demo(env) if args.area == "demo" else down(env)
         return client_command(args, args.bootstrap or env.get("KAFKA_BOOTSTRAP_SERVERS") or "127.0.0.1:9092")
-    except StackError as exc:
+    except (StackError, KafkaError) as exc:  # a failed step or a Kafka refusal: its message, not a traceback
         print(f"stack: error: {exc}", file=sys.stderr)
         return 1
