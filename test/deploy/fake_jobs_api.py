@@ -1,9 +1,11 @@
-"""A strict in-memory fake of the Databricks Jobs API 2.2, served over HTTP on 127.0.0.1, for deploy-job.sh tests.
+"""A strict in-memory fake of the Databricks Jobs API 2.2 (and the job permissions and OAuth endpoints the deploy
+uses), served over HTTP on 127.0.0.1, for deploy-job.sh tests: the one part of the deploy that cannot run here.
 
 Strict means it rejects what the real API would: a missing or wrong bearer token (401), unknown paths (404) and
-methods (405), unknown keys, wrong types and missing required fields in request bodies (400). It keeps jobs and
-runs, paginates (page size configurable), emulates the continuous-job scheduler, can be told to fail, and records
-every call.
+methods (405), unknown keys, wrong types and missing required fields in request bodies (400). It keeps jobs, runs
+and permissions, paginates (page size configurable), emulates the continuous-job scheduler and a run's life cycle
+(PENDING, then RUNNING or a failure), serves OAuth machine-to-machine tokens for one service principal, can be told
+to fail or to answer with an HTML page, and records every call.
 """
 
 from __future__ import annotations
@@ -18,7 +20,12 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 PREFIX = "/api/2.2/"
-ACTIVE_STATES = frozenset({"QUEUED", "PENDING", "RUNNING", "TERMINATING"})
+PERMISSIONS_PREFIX = "/api/2.0/permissions/jobs/"
+ACTIVE_STATES = frozenset({"QUEUED", "PENDING", "RUNNING", "TERMINATING", "BLOCKED", "WAITING_FOR_RETRY"})
+DATA_SECURITY_MODES = frozenset({"NONE", "SINGLE_USER", "USER_ISOLATION", "DATA_SECURITY_MODE_AUTO",
+                                 "DATA_SECURITY_MODE_STANDARD", "DATA_SECURITY_MODE_DEDICATED", "LEGACY_TABLE_ACL",
+                                 "LEGACY_PASSTHROUGH", "LEGACY_SINGLE_USER", "LEGACY_SINGLE_USER_STANDARD"})
+PERMISSION_LEVELS = frozenset({"CAN_VIEW", "CAN_MANAGE_RUN", "CAN_MANAGE", "IS_OWNER"})
 
 # Top-level fields of JobSettings in API 2.2 (databricks-sdk 0.162 jobs.JobSettings).
 JOB_SETTINGS_KEYS = frozenset({
@@ -92,6 +99,17 @@ def _s3(value: Any, where: str) -> None:
         raise _bad(f"{where}.s3.destination: expected s3://")
 
 
+def _log_conf(value: Any, where: str) -> None:
+    kind = set(_obj(value, where, frozenset({"s3", "volumes", "dbfs"})))
+    if len(kind) != 1:
+        raise _bad(f"{where}: set exactly one of s3, volumes, dbfs")
+    if "s3" in kind:
+        _s3(value, where)
+    else:
+        dest = _obj(value[kind.pop()], where, frozenset({"destination"}), ("destination",))["destination"]
+        _typed(dest, str, f"{where}.destination")
+
+
 def validate_cluster(c: Any, where: str) -> None:
     _obj(c, where, CLUSTER_KEYS, ("spark_version",))
     _typed(c["spark_version"], str, f"{where}.spark_version")
@@ -123,7 +141,11 @@ def validate_cluster(c: Any, where: str) -> None:
     for i, script in enumerate(_typed(c.get("init_scripts", []), list, f"{where}.init_scripts")):
         _s3(script, f"{where}.init_scripts[{i}]")
     if "cluster_log_conf" in c:
-        _s3(c["cluster_log_conf"], f"{where}.cluster_log_conf")
+        _log_conf(c["cluster_log_conf"], f"{where}.cluster_log_conf")
+    if c.get("data_security_mode", "NONE") not in DATA_SECURITY_MODES:
+        raise _bad(f"{where}.data_security_mode: {c['data_security_mode']!r}")
+    if "single_user_name" in c:
+        _typed(c["single_user_name"], str, f"{where}.single_user_name")
 
 
 def validate_settings(s: Any, where: str) -> dict:
@@ -161,6 +183,11 @@ def validate_settings(s: Any, where: str) -> dict:
     for key in ("tags",):
         if key in s:
             _strings(s[key], f"{where}.{key}")
+    if "run_as" in s:
+        run_as = _obj(s["run_as"], f"{where}.run_as", frozenset({"user_name", "service_principal_name",
+                                                                  "group_name"}))
+        if len(run_as) != 1:
+            raise _bad(f"{where}.run_as: set exactly one identity")
     return s
 
 
@@ -179,20 +206,34 @@ class _Failure:
     times: int
     path: str | None
     headers: dict[str, str] = field(default_factory=dict)
+    html: bool = False
 
 
 class FakeJobsApi:
-    """Use as a context manager; `url` is the DATABRICKS_HOST to give the script."""
+    """Use as a context manager; `url` is the DATABRICKS_HOST to give the deploy.
 
-    def __init__(self, token: str, page_size: int = 100, auto_start_continuous: bool = True):
+    Auth: the bearer `token` (a PAT), or a token minted by /oidc/v1/token for `client_id`/`client_secret` (OAuth
+    machine-to-machine, as the SDK's oauth-m2m does it: host metadata, OIDC discovery, client-credentials grant).
+    """
+
+    def __init__(self, token: str, page_size: int = 100, auto_start_continuous: bool = True,
+                 client_id: str = "", client_secret: str = ""):
         self.token, self.page_size, self.auto_start_continuous = token, page_size, auto_start_continuous
+        self.client_id, self.client_secret = client_id, client_secret
         self.jobs: dict[int, dict] = {}
         self.runs: dict[int, dict] = {}
+        self.permissions: dict[int, list[dict]] = {}
         self.calls: list[Call] = []
         self.run_now_conflicts = 0  # answer the next n run-now calls with 409 (the scheduler won the race)
         self.honour_name_filter = True  # False: jobs/list ignores `name`, as API 2.0 did
+        # A new run is PENDING for `pending_polls` runs/get calls, then becomes `run_outcome`: "RUNNING", or a
+        # terminal life cycle state (with `run_failure_message`), or "PENDING" to stay pending for ever.
+        self.pending_polls = 1
+        self.run_outcome = "RUNNING"
+        self.run_failure_message = ""
         self._failures: list[_Failure] = []
         self._tokens: dict[str, int] = {}
+        self._oauth_tokens: set[str] = set()
         self._next_id = 1000
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -223,44 +264,60 @@ class FakeJobsApi:
         with self._lock:
             return self._start_run(job_id, state)
 
-    def fail(self, status: int, times: int = 1, path: str | None = None, retry_after: int | None = None) -> None:
-        """Answer the next `times` calls (to `path`, or any) with `status`."""
+    def fail(self, status: int, times: int = 1, path: str | None = None, retry_after: int | None = None,
+             html: bool = False) -> None:
+        """Answer the next `times` calls (to `path`, or any) with `status`; html: an HTML page instead of JSON
+        (what a proxy or a login page sends)."""
         headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
-        self._failures.append(_Failure(status, times, path, headers))
+        self._failures.append(_Failure(status, times, path, headers, html))
 
     def active_runs(self, job_id: int) -> list[dict]:
         return [r for r in self.runs.values() if r["job_id"] == job_id and r["state"] in ACTIVE_STATES]
 
+    def api_calls(self) -> list[Call]:
+        """Calls to the Jobs and permissions APIs (not the auth discovery and token endpoints)."""
+        return [c for c in self.calls if not c.path.startswith(("/", "oidc"))]
+
     def writes(self) -> list[Call]:
-        return [c for c in self.calls if c.method == "POST"]
+        return [c for c in self.api_calls() if c.method in ("POST", "PUT", "PATCH")]
 
     def paths(self) -> list[str]:
-        return [f"{c.method} {c.path}" for c in self.calls]
+        return [f"{c.method} {c.path}" for c in self.api_calls()]
 
     # --- request handling ------------------------------------------------------------------------------------
 
-    def handle(self, method: str, raw_path: str, headers: Any, raw_body: bytes) -> tuple[int, dict, dict]:
+    def handle(self, method: str, raw_path: str, headers: Any, raw_body: bytes) -> tuple[int, bytes, str, dict]:
         parts = urlsplit(raw_path)
-        path = parts.path.removeprefix(PREFIX)
+        path = parts.path.removeprefix(PREFIX) if parts.path.startswith(PREFIX) else parts.path
+        path = "permissions/jobs/" + path.removeprefix(PERMISSIONS_PREFIX) if path.startswith(PERMISSIONS_PREFIX) \
+            else path
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
-        call = Call(method, path, query, None)
+        call = Call(method, path.removeprefix("/") if path.startswith("/oidc") else path, query, None)
         self.calls.append(call)
         try:
-            if self.token in raw_path:
-                raise _bad("token in the URL")
-            if headers.get("Authorization") != f"Bearer {self.token}":
+            if self.token in raw_path or (self.client_secret and self.client_secret in raw_path):
+                raise _bad("credentials in the URL")
+            if parts.path in _PUBLIC:
+                status, payload = _PUBLIC[parts.path](self, method, headers, raw_body)
+                call.status = status
+                return status, json.dumps(payload).encode(), "application/json", {}
+            if headers.get("Authorization") not in {f"Bearer {t}" for t in {self.token, *self._oauth_tokens}}:
                 raise ApiError(401, "UNAUTHENTICATED", "Invalid access token.")
             for f in self._failures:
                 if f.times > 0 and (f.path is None or f.path == path):
                     f.times -= 1
+                    call.status = f.status
+                    if f.html:
+                        return f.status, b"<html><body>Sign in to continue</body></html>", "text/html", {}
                     raise ApiError(f.status, "TEMPORARILY_UNAVAILABLE" if f.status != 429 else
                                    "REQUEST_LIMIT_EXCEEDED", f"injected HTTP {f.status}", f.headers)
-            route = _ROUTES.get(path)
-            if route is None or not parts.path.startswith(PREFIX):
+            route_key = "permissions/jobs/{job_id}" if path.startswith("permissions/jobs/") else path
+            route = _ROUTES.get(route_key)
+            if route is None:
                 raise ApiError(404, "ENDPOINT_NOT_FOUND", f"No API found for '{method} {parts.path}'")
             if route[0] != method:
                 raise ApiError(405, "METHOD_NOT_ALLOWED", f"{method} not allowed on {path}")
-            if method == "POST":
+            if method in ("POST", "PUT", "PATCH"):
                 if headers.get("Content-Type") != "application/json":
                     raise ApiError(400, "MALFORMED_REQUEST", "Content-Type must be application/json")
                 try:
@@ -270,13 +327,46 @@ class FakeJobsApi:
                 _obj(call.body, "body")
             elif raw_body:
                 raise _bad("GET with a body")
+            if route_key != path:
+                query = {**query, "job_id": path.rsplit("/", 1)[1]}
             with self._lock:
                 status, payload = 200, route[1](self, query, call.body)
         except ApiError as e:
             call.status = e.status
-            return e.status, {"error_code": e.error_code, "message": e.message}, e.headers
+            body = json.dumps({"error_code": e.error_code, "message": e.message}).encode()
+            return e.status, body, "application/json", e.headers
         call.status = status
-        return status, payload, {}
+        return status, json.dumps(payload).encode(), "application/json", {}
+
+    # --- OAuth machine-to-machine (no bearer token needed: these are how one gets it) -------------------------
+
+    def _host_metadata(self, method: str, *_: Any) -> tuple[int, dict]:
+        if method != "GET":
+            raise ApiError(405, "METHOD_NOT_ALLOWED", "GET only")
+        return 200, {"oidc_endpoint": f"{self.url}/oidc", "workspace_id": "1234567890", "cloud": "aws"}
+
+    def _oidc_discovery(self, method: str, *_: Any) -> tuple[int, dict]:
+        if method != "GET":
+            raise ApiError(405, "METHOD_NOT_ALLOWED", "GET only")
+        return 200, {"issuer": f"{self.url}/oidc", "authorization_endpoint": f"{self.url}/oidc/v1/authorize",
+                     "token_endpoint": f"{self.url}/oidc/v1/token"}
+
+    def _token(self, method: str, headers: Any, raw_body: bytes) -> tuple[int, dict]:
+        if method != "POST":
+            raise ApiError(405, "METHOD_NOT_ALLOWED", "POST only")
+        if not headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
+            raise ApiError(400, "invalid_request", "expected a form body")
+        form = dict(parse_qsl(raw_body.decode()))
+        if form.get("grant_type") != "client_credentials" or form.get("scope") != "all-apis":
+            raise ApiError(400, "invalid_request", f"grant_type/scope: {form}")
+        expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
+        if not self.client_id or headers.get("Authorization") != f"Basic {expected}":
+            raise ApiError(401, "invalid_client", "Client authentication failed")
+        token = f"oauth-{self._new_id()}"
+        self._oauth_tokens.add(token)
+        return 200, {"access_token": token, "token_type": "Bearer", "expires_in": 3600, "scope": "all-apis"}
+
+    # --- the Jobs API ----------------------------------------------------------------------------------------
 
     def _new_id(self) -> int:
         self._next_id += 1
@@ -288,7 +378,7 @@ class FakeJobsApi:
 
     def _start_run(self, job_id: int, state: str = "PENDING") -> int:
         run_id = self._new_id()
-        self.runs[run_id] = {"run_id": run_id, "job_id": job_id, "state": state,
+        self.runs[run_id] = {"run_id": run_id, "job_id": job_id, "state": state, "polls": 0, "message": "",
                              "settings": copy.deepcopy(self.jobs[job_id])}
         return run_id
 
@@ -300,8 +390,35 @@ class FakeJobsApi:
     def _job(self, body: dict, key: str = "job_id") -> int:
         job_id = _typed(body.get(key), int, key)
         if job_id not in self.jobs:
-            raise _bad(f"Job {job_id} does not exist.")
+            raise ApiError(400, "INVALID_PARAMETER_VALUE", f"Job {job_id} does not exist.")
         return job_id
+
+    def _query_id(self, query: dict, key: str) -> int:
+        try:
+            return int(query[key])
+        except (KeyError, ValueError) as e:
+            raise _bad(f"{key}: required integer") from e
+
+    def _get(self, query: dict, _: Any) -> dict:
+        _obj(query, "query", frozenset({"job_id", "page_token"}), ("job_id",))
+        job_id = self._job({"job_id": self._query_id(query, "job_id")})
+        return {"job_id": job_id, "settings": copy.deepcopy(self.jobs[job_id]), "created_time": 1700000000000}
+
+    def _run_get(self, query: dict, _: Any) -> dict:
+        _obj(query, "query", frozenset({"run_id", "include_history", "include_resolved_values", "page_token"}),
+             ("run_id",))
+        run = self.runs.get(self._query_id(query, "run_id"))
+        if run is None:
+            raise ApiError(400, "INVALID_PARAMETER_VALUE", f"Run {query['run_id']} does not exist.")
+        if run["state"] in ("PENDING", "QUEUED"):
+            run["polls"] += 1
+            if run["polls"] > self.pending_polls and self.run_outcome != "PENDING":
+                run["state"], run["message"] = self.run_outcome, self.run_failure_message
+        state = {"life_cycle_state": run["state"], "state_message": run["message"]}
+        if run["state"] in ("TERMINATED", "INTERNAL_ERROR", "SKIPPED"):
+            state["result_state"] = "CANCELED" if run.get("cancelled") else "FAILED"
+        return {"run_id": run["run_id"], "job_id": run["job_id"], "state": state,
+                "run_page_url": f"{self.url}/#job/{run['job_id']}/run/{run['run_id']}"}
 
     def _list(self, query: dict, _: Any) -> dict:
         _obj(query, "query", frozenset({"limit", "name", "page_token", "expand_tasks", "offset"}))
@@ -331,8 +448,11 @@ class FakeJobsApi:
         return _page({"runs": page} if page else {}, start + min(limit, self.page_size), len(runs))
 
     def _create(self, _: dict, body: dict) -> dict:
+        acl = body.pop("access_control_list", None)
         job_id = self._new_id()
         self.jobs[job_id] = copy.deepcopy(validate_settings(body, "settings"))
+        if acl is not None:
+            self.permissions[job_id] = _acl(acl)
         self._scheduler(job_id)
         return {"job_id": job_id}
 
@@ -343,20 +463,22 @@ class FakeJobsApi:
         self._scheduler(job_id)
         return {}
 
+    def _set_permissions(self, query: dict, body: dict) -> dict:
+        _obj(body, "body", frozenset({"access_control_list"}), ("access_control_list",))
+        job_id = self._job({"job_id": self._query_id(query, "job_id")})
+        self.permissions[job_id] = _acl(body["access_control_list"])
+        return {"object_id": f"/jobs/{job_id}", "object_type": "job",
+                "access_control_list": [{**a, "all_permissions": [{"permission_level": a["permission_level"]}]}
+                                        for a in self.permissions[job_id]]}
+
     def _cancel(self, _: dict, body: dict) -> dict:
         _obj(body, "body", frozenset({"run_id"}), ("run_id",))
         run = self.runs.get(_typed(body["run_id"], int, "run_id"))
         if run is None:
             raise _bad(f"Run {body['run_id']} does not exist.")
         if run["state"] in ACTIVE_STATES:
-            run["state"] = "TERMINATED"
+            run["state"], run["cancelled"] = "TERMINATED", True
             self._scheduler(run["job_id"])
-        return {}
-
-    def _cancel_all(self, _: dict, body: dict) -> dict:
-        _obj(body, "body", frozenset({"job_id", "all_queued_runs"}))
-        for run in self.active_runs(self._job(body)):
-            run["state"] = "TERMINATED"
         return {}
 
     def _run_now(self, _: dict, body: dict) -> dict:
@@ -367,19 +489,25 @@ class FakeJobsApi:
             raise _bad("idempotency_token: at most 64 characters")
         if token in self._tokens:
             return {"run_id": self._tokens[token]}
-        if self.run_now_conflicts > 0:
-            self.run_now_conflicts -= 1
+        if self.run_now_conflicts > 0 or (self._continuous(job_id) and self.active_runs(job_id)):
+            self.run_now_conflicts = max(0, self.run_now_conflicts - 1)
             raise ApiError(409, "RESOURCE_CONFLICT", "A concurrent request to trigger this job is in progress.")
         state = "PENDING"
-        if self._continuous(job_id):  # run-now restarts a continuous job with its current settings
-            for run in self.active_runs(job_id):
-                run["state"] = "TERMINATED"
-        elif len(self.active_runs(job_id)) >= self.jobs[job_id].get("max_concurrent_runs", 1):
+        if len(self.active_runs(job_id)) >= self.jobs[job_id].get("max_concurrent_runs", 1):
             state = "QUEUED"
         run_id = self._start_run(job_id, state)
         if token is not None:
             self._tokens[token] = run_id
         return {"run_id": run_id, "number_in_job": run_id}
+
+
+def _acl(acl: Any) -> list[dict]:
+    for i, a in enumerate(_typed(acl, list, "access_control_list")):
+        _obj(a, f"access_control_list[{i}]", frozenset({"group_name", "user_name", "service_principal_name",
+                                                        "permission_level"}), ("permission_level",))
+        if len(a) != 2 or a["permission_level"] not in PERMISSION_LEVELS:
+            raise _bad(f"access_control_list[{i}]: one principal and a permission level, got {a}")
+    return copy.deepcopy(acl)
 
 
 def _int_param(query: dict, name: str, default: int, maximum: int) -> int:
@@ -411,12 +539,19 @@ def _page(payload: dict, end: int, total: int) -> dict:
 
 _ROUTES = {
     "jobs/list": ("GET", FakeJobsApi._list),
+    "jobs/get": ("GET", FakeJobsApi._get),
     "jobs/runs/list": ("GET", FakeJobsApi._runs_list),
+    "jobs/runs/get": ("GET", FakeJobsApi._run_get),
     "jobs/create": ("POST", FakeJobsApi._create),
     "jobs/reset": ("POST", FakeJobsApi._reset),
     "jobs/runs/cancel": ("POST", FakeJobsApi._cancel),
-    "jobs/runs/cancel-all": ("POST", FakeJobsApi._cancel_all),
     "jobs/run-now": ("POST", FakeJobsApi._run_now),
+    "permissions/jobs/{job_id}": ("PUT", FakeJobsApi._set_permissions),
+}
+_PUBLIC = {
+    "/.well-known/databricks-config": FakeJobsApi._host_metadata,
+    "/oidc/.well-known/oauth-authorization-server": FakeJobsApi._oidc_discovery,
+    "/oidc/v1/token": FakeJobsApi._token,
 }
 
 
@@ -424,10 +559,10 @@ def _handler(api: FakeJobsApi) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            status, payload, headers = api.handle(self.command, self.path, self.headers, self.rfile.read(length))
-            data = json.dumps(payload).encode()
+            status, data, content_type, headers = api.handle(self.command, self.path, self.headers,
+                                                             self.rfile.read(length))
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             for k, v in headers.items():
                 self.send_header(k, v)
