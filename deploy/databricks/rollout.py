@@ -112,14 +112,14 @@ def _scheduler_run(w: WorkspaceClient, job_id: int, old: set[int], waits: Waits,
         if new:
             log.info("the scheduler started run %s of job %s", new[0], job_id)
             return new[0]
+        if waits.clock() >= deadline:
+            raise DeployError(f"job {job_id}: no new run within {waits.timeout_seconds:.0f}s of the restart")
         if waits.clock() >= asked:
             try:
                 return _run_now(w, job_id)
             except ResourceConflict:  # the scheduler started one at the same moment: pick it up on the next look
                 log.info("run-now: the scheduler has just started a run")
-                asked = deadline
-        if waits.clock() >= deadline:
-            raise DeployError(f"job {job_id}: no new run within {waits.timeout_seconds:.0f}s of the restart")
+                asked = float("inf")
         waits.sleep(min(waits.poll_seconds, _left(deadline, waits)))
 
 
