@@ -33,8 +33,11 @@ STATIC_SPARK_CONF = {
     "spark.metrics.conf.driver.source.jvm.class": "org.apache.spark.metrics.source.JvmSource",
     "spark.metrics.conf.executor.source.jvm.class": "org.apache.spark.metrics.source.JvmSource",
 }
-# Container Services clusters reach Unity Catalog volumes only with this set (Databricks' custom-containers page).
-VOLUMES_CONF = {"spark.databricks.unityCatalog.volumes.enabled": "true"}
+CLUSTER_SPARK_CONF = {
+    **STATIC_SPARK_CONF,
+    # Container Services clusters reach Unity Catalog volumes (the checkpoint's home) only with this set.
+    "spark.databricks.unityCatalog.volumes.enabled": "true",
+}
 
 
 def job_settings(s: DeploySettings, pause_status: str = "UNPAUSED") -> dict[str, Any]:
@@ -68,7 +71,7 @@ def cluster(s: DeploySettings) -> dict[str, Any]:
         "docker_image": {"url": s.image},
         "aws_attributes": {"availability": s.spot_availability, "first_on_demand": s.spot_first_on_demand},
         "cluster_log_conf": storage(s.log_destination, s.aws_region),
-        "spark_conf": {**STATIC_SPARK_CONF, **(VOLUMES_CONF if uses_volumes(s) else {})},
+        "spark_conf": dict(CLUSTER_SPARK_CONF),
         "spark_env_vars": {"APP_ENV": s.app_env, "CHECKPOINT_LOCATION": s.checkpoint_location,
                            "METRICS_JOB": s.job_name, **dict(s.spark_env)},
         "custom_tags": {"app": "ner-streaming", "env": s.app_env, "job": s.job_name},
@@ -90,10 +93,6 @@ def storage(destination: str, region: str = "") -> dict[str, Any]:
     if destination.startswith("/Volumes/"):
         return {"volumes": {"destination": destination}}
     return {"s3": {"destination": destination, **({"region": region} if region else {})}}
-
-
-def uses_volumes(s: DeploySettings) -> bool:
-    return any(p.startswith("/Volumes/") for p in (s.checkpoint_location, s.log_destination))
 
 
 def access_control_list(s: DeploySettings) -> list[dict[str, str]]:
