@@ -18,9 +18,10 @@ class Reason(StrEnum):
     INVALID_TEXT = "invalid_text"
     EMPTY_TEXT = "empty_text"
     TEXT_TOO_LONG = "text_too_long"
-    MISSING_LANG = "missing_lang"
     INVALID_LANG = "invalid_lang"
     UNSUPPORTED_LANG = "unsupported_lang"
+    # lang omitted or "auto", and the detector was not sure enough (LANG_MIN_CONFIDENCE).
+    LANG_UNCERTAIN = "lang_uncertain"
     INFERENCE_ERROR = "inference_error"
     # The per-message budget ran out: the inference process was killed and restarted.
     INFERENCE_TIMEOUT = "inference_timeout"
@@ -31,6 +32,9 @@ class Reason(StrEnum):
     INTERNAL_ERROR = "internal_error"
     # Found by the quarantine after its micro-batch failed repeatedly (per-message isolation could not catch it).
     POISON = "poison"
+
+
+AUTO = "auto"  # a message's lang when the service is to detect it
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,9 @@ def parse_message(value: bytes | None, limits: Limits) -> Message | Rejection:
         return Rejection(
             Reason.TEXT_TOO_LONG, f"text has {len(text)} characters, the limit is {limits.max_text_length}"
         )
-    lang = _required_string(obj, "lang", Reason.MISSING_LANG, Reason.INVALID_LANG)
+    if obj.get("lang") is None or obj.get("lang") == AUTO:
+        return Message(uuid=uuid, text=text, lang=AUTO)  # the service detects it
+    lang = _required_string(obj, "lang", Reason.INVALID_LANG, Reason.INVALID_LANG)
     if isinstance(lang, Rejection):
         return lang
     if lang not in limits.supported_langs:

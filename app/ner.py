@@ -3,24 +3,19 @@
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-import spacy
 from spacy.language import Language
 
 from app.messages import Reason
+from app.models import entity_type
 
 log = logging.getLogger(__name__)
-
-# Components NER does not need in the en_core_web_* pipelines. tok2vec is dropped separately, only when
-# no remaining component listens to it (en_core_web_sm's ner has its own embedding layer).
-NOT_NEEDED_FOR_NER = ("tagger", "parser", "lemmatizer", "attribute_ruler", "senter", "morphologizer")
-
 
 @dataclass(frozen=True)
 class Entity:
     text: str
-    label: str
+    label: str  # the model's own label
+    type: str  # PERSON, ORGANIZATION, LOCATION or OTHER (app.models.ENTITY_TYPES)
     start_char: int
     end_char: int
 
@@ -33,29 +28,8 @@ class InferenceError:
     reason: Reason = Reason.INFERENCE_ERROR
 
 
-def load_pipeline(model: str, keep: Sequence[str] = ()) -> Language:
-    """Load a spaCy package name or path with only what NER needs (plus the components in `keep`)."""
-    exclude = [name for name in NOT_NEEDED_FOR_NER if name not in keep]
-    target: str | Path = Path(model) if ("/" in model or model.startswith(".")) else model
-    nlp = spacy.load(target, exclude=exclude)
-    if "ner" not in nlp.pipe_names:
-        msg = f"spaCy model {model!r} has no 'ner' component (components: {nlp.pipe_names})"
-        raise ValueError(msg)
-    if "tok2vec" in nlp.pipe_names and "tok2vec" not in keep:
-        if not getattr(nlp.get_pipe("tok2vec"), "listening_components", []):
-            nlp.remove_pipe("tok2vec")
-    log.info("loaded spaCy model %s %s with components %s", model, nlp.meta.get("version"), nlp.pipe_names)
-    return nlp
-
-
-def model_identity(nlp: Language) -> tuple[str, str]:
-    """The model's name and version as its meta declares them (e.g. en_core_web_sm, 3.8.0)."""
-    meta = nlp.meta
-    return f"{meta.get('lang', 'xx')}_{meta.get('name', 'unknown')}", str(meta.get("version", "unknown"))
-
-
 def _entities(doc) -> list[Entity]:
-    return [Entity(e.text, e.label_, e.start_char, e.end_char) for e in doc.ents]
+    return [Entity(e.text, e.label_, entity_type(e.label_), e.start_char, e.end_char) for e in doc.ents]
 
 
 def extract_entities(

@@ -11,8 +11,16 @@ from dataclasses import dataclass
 
 import orjson
 
+from app.models import ENTITY_TYPES_VERSION
 from app.ner import Entity
-from app.schemas import DEAD_LETTER_SCHEMA, ENTITY_SCHEMA, MODEL_SCHEMA, RESULT_SCHEMA, SOURCE_SCHEMA
+from app.schemas import (
+    DEAD_LETTER_SCHEMA,
+    ENTITY_SCHEMA,
+    LANG_DETECTION_SCHEMA,
+    MODEL_SCHEMA,
+    RESULT_SCHEMA,
+    SOURCE_SCHEMA,
+)
 
 # Kafka's default record limit (the producer's max.request.size and a topic's max.message.bytes): the size the
 # job assumes when it has no broker to ask (batch mode); the stream reads the real limits at start.
@@ -27,6 +35,7 @@ DEAD_LETTER_FIELDS = tuple(f.name for f in DEAD_LETTER_SCHEMA.fields)
 ENTITY_FIELDS = tuple(f.name for f in ENTITY_SCHEMA.fields)
 MODEL_FIELDS = tuple(f.name for f in MODEL_SCHEMA.fields)
 SOURCE_FIELDS = tuple(f.name for f in SOURCE_SCHEMA.fields)
+LANG_DETECTION_FIELDS = tuple(f.name for f in LANG_DETECTION_SCHEMA.fields)
 
 
 @dataclass(frozen=True)
@@ -72,12 +81,15 @@ def _source(source: Source) -> dict:
     return dict(zip(SOURCE_FIELDS, (source.topic, source.partition, source.offset), strict=True))
 
 
-def result_value(uuid: str, lang: str, entities: Sequence[Entity], model: tuple[str, str], source: Source,
-                 processed_ms: int) -> bytes:
-    found = [dict(zip(ENTITY_FIELDS, (e.text, e.label, e.start_char, e.end_char), strict=True)) for e in entities]
+def result_value(uuid: str, lang: str, detection: tuple[str, float] | None, entities: Sequence[Entity],
+                 model: tuple[str, str], source: Source, processed_ms: int) -> bytes:
+    """`detection` is (language, confidence) when the service detected the language, None when it was given."""
+    found = [dict(zip(ENTITY_FIELDS, (e.text, e.label, e.type, e.start_char, e.end_char), strict=True))
+             for e in entities]
+    detected = None if detection is None else dict(zip(LANG_DETECTION_FIELDS, detection, strict=True))
     return orjson.dumps(dict(zip(RESULT_FIELDS, (
-        uuid, lang, found, dict(zip(MODEL_FIELDS, model, strict=True)), _source(source),
-        iso_millis(source.received_ms), iso_millis(processed_ms)), strict=True)))
+        uuid, lang, detected, found, dict(zip(MODEL_FIELDS, (*model, ENTITY_TYPES_VERSION), strict=True)),
+        _source(source), iso_millis(source.received_ms), iso_millis(processed_ms)), strict=True)))
 
 
 def dead_letter(reason: str, detail: str, key: bytes | None, value: bytes | None, source: Source, failed_ms: int,

@@ -21,10 +21,11 @@ from pyspark.sql.streaming import StreamingQuery
 
 from app import batch
 from app.kafka_options import kafka_python_config
+from app.models import missing
 from app.pipeline import build_query
 from app.preflight import kafka_ready, max_record_bytes
 from app.records import RecordBudget
-from app.settings import Settings, SettingsError
+from app.settings import Settings, SettingsError, parse_models
 from app.shutdown import StopSignal
 from app.supervisor import supervise
 from app.utils import logging_setup
@@ -68,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"bad settings: {exc}", file=sys.stderr)
         return 2
+    if absent := missing(parse_models(settings.spacy_models)):
+        print(f"bad settings: SPACY_MODELS names models that are not installed: {', '.join(absent)} "
+              "(pip install the package, or give the path of a model directory)", file=sys.stderr)
+        return 2
     logging_setup.configure(settings.log_level)
     log.info("effective settings: %s", settings.describe())
     if args.mode == "batch":
@@ -81,7 +86,7 @@ def stream(settings: Settings) -> int:
     if not kafka_ready(settings):
         return 1
     records = RecordBudget(max_record_bytes(settings))
-    metrics = AppMetrics()
+    metrics = AppMetrics(tuple(parse_models(settings.spacy_models)))
     committer = OffsetsCommitter(
         settings.consumer_group, kafka_commit(kafka_python_config(settings)),
         settings.offsets_commit_interval_seconds,

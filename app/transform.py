@@ -7,10 +7,10 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from app.isolation import Budget
-from app.messages import Limits, Reason
+from app.messages import Limits
 from app.records import RecordBudget
 from app.schemas import ANNOTATED_SCHEMA
-from app.settings import Settings
+from app.settings import Settings, parse_models
 from app.udfs import InferenceConfig, make_annotator
 
 OBSERVATION = "ner"
@@ -18,11 +18,12 @@ OBSERVATION = "ner"
 
 def inference_config(s: Settings, records: RecordBudget) -> InferenceConfig:
     return InferenceConfig(
-        model=s.spacy_model,
+        models=tuple(parse_models(s.spacy_models).items()),
         keep_components=s.spacy_keep_components,
         nlp_batch_size=s.nlp_batch_size,
-        limits=Limits(max_text_length=s.max_text_length, supported_langs=frozenset(s.supported_langs)),
+        limits=Limits(max_text_length=s.max_text_length, supported_langs=frozenset(parse_models(s.spacy_models))),
         records=records,
+        lang_min_confidence=s.lang_min_confidence,
         nlp_batch_max_chars=s.nlp_batch_max_chars,
         budget=None if s.inference_isolation == "inline" else Budget(
             seconds=s.message_timeout_seconds, memory_bytes=s.inference_memory_mb * 2**20),
@@ -46,14 +47,6 @@ def annotate(raw: DataFrame, config: InferenceConfig, quarantined: Mapping[str, 
 
 
 def batch_metrics() -> list[Column]:
-    """Per-micro-batch aggregates over annotated rows, computed in the same pass (reported in the progress)."""
-    ok, reason = F.col("ok"), F.col("reason")
-    per_reason = [F.sum(F.when(reason == r.value, 1).otherwise(0)).alias(f"dead_letters_{r.value}") for r in Reason]
-    return [
-        F.count(F.lit(1)).alias("messages_in"),
-        F.sum(F.when(ok, 1).otherwise(0)).alias("results_out"),
-        F.sum(F.col("entities")).alias("entities"),
-        F.max("model_load_seconds").alias("model_load_seconds"),
-        F.collect_list("inference_seconds").alias("inference_seconds"),
-        *per_reason,
-    ]
+    """Per-micro-batch aggregates over annotated rows, computed in the same pass (reported in the progress): the
+    Python workers' per-language counts and timings, one JSON per Arrow batch."""
+    return [F.count(F.lit(1)).alias("messages_in"), F.collect_list("stats").alias("stats")]

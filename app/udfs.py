@@ -8,20 +8,26 @@ per Python worker; no pandas, no struct conversion: the JVM gets bytes it only r
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
+import orjson
 import pyarrow as pa
 from pyspark.sql.pandas.types import to_arrow_schema
 from spacy.language import Language
 
 from app.isolation import Budget, Infer, InferenceProcess, Outcome, char_groups
-from app.messages import Limits, Message, Reason, Rejection, parse_message
-from app.ner import InferenceError, extract_entities, load_pipeline, model_identity
+from app.language import Detect, detect_language
+from app.messages import AUTO, Limits, Message, Reason, Rejection, parse_message
+from app.models import load_pipeline, model_identity
+from app.ner import InferenceError, extract_entities
 from app.records import RecordBudget, Source, dead_letter, result_value
 from app.schemas import ANNOTATED_SCHEMA
 
 MAX_DETAIL_CHARS = 500
+OTHER_LANG = "other"  # a language without a model, or none detected with confidence
+UNKNOWN_LANG = "unknown"  # a message rejected before its language was known
 ARROW_SCHEMA = to_arrow_schema(ANNOTATED_SCHEMA)
 
 
@@ -29,11 +35,12 @@ ARROW_SCHEMA = to_arrow_schema(ANNOTATED_SCHEMA)
 class InferenceConfig:
     """Everything a Python worker needs; plain data, so Spark pickles it cheaply (never the nlp object)."""
 
-    model: str
+    models: tuple[tuple[str, str], ...]  # (lang, spaCy package or path), SPACY_MODELS
     keep_components: tuple[str, ...]
     nlp_batch_size: int
     limits: Limits
     records: RecordBudget = RecordBudget(1024 * 1024)
+    lang_min_confidence: float = 0.8
     nlp_batch_max_chars: int = 60_000
     # None: inference runs in the worker itself, without a budget (tests and the benches' inline variant).
     budget: Budget | None = None
@@ -57,34 +64,44 @@ class Annotated:
     key: bytes | None
     value: bytes
     reason: str | None
-    entities: int
+    lang: str  # the metrics' label: a configured language, OTHER_LANG or UNKNOWN_LANG
+    entities: int = 0
 
 
-@dataclass(frozen=True)
-class Runner:
-    """One worker's loaded model and how it runs texts through it."""
-
-    nlp: Language
-    infer: Infer
+class ModelSource(Protocol):
+    def get(self, lang: str) -> tuple[Language, Infer]: ...
 
 
-# One runner per Python worker process and model, reused across tasks (spark.python.worker.reuse).
-_RUNNERS: dict[InferenceConfig, Runner] = {}
+class Models:
+    """One worker's models by language, each loaded on first use, once, with only what NER needs, and run in a
+    killable inference process of its own (or inline, without a budget, when the config says so)."""
+
+    def __init__(self, config: InferenceConfig) -> None:
+        self._config = config
+        self._loaded: dict[str, tuple[Language, Infer]] = {}
+        self.load_seconds: dict[str, float] = {}  # loads not yet reported in the metrics
+
+    def get(self, lang: str) -> tuple[Language, Infer]:
+        if lang not in self._loaded:
+            started = time.perf_counter()
+            nlp = load_pipeline(dict(self._config.models)[lang], self._config.keep_components)
+            batch_size = self._config.nlp_batch_size
+
+            def inline(texts: list[str]) -> list[Outcome]:
+                return extract_entities(nlp, texts, batch_size)
+
+            budget = self._config.budget
+            self._loaded[lang] = (nlp, inline if budget is None else InferenceProcess(inline, budget).run)
+            self.load_seconds[lang] = time.perf_counter() - started
+        return self._loaded[lang]
 
 
-def _runner(config: InferenceConfig) -> tuple[Runner, float | None]:
-    """The worker's runner, and how long loading the model took when this call loaded it."""
-    if config in _RUNNERS:
-        return _RUNNERS[config], None
-    started = time.perf_counter()
-    nlp = load_pipeline(config.model, config.keep_components)
+# One Models per Python worker process and config, reused across tasks (spark.python.worker.reuse).
+_MODELS: dict[InferenceConfig, Models] = {}
 
-    def inline(texts: list[str]) -> list[Outcome]:
-        return extract_entities(nlp, texts, config.nlp_batch_size)
 
-    infer: Infer = inline if config.budget is None else InferenceProcess(inline, config.budget).run
-    _RUNNERS[config] = Runner(nlp, infer)
-    return _RUNNERS[config], time.perf_counter() - started
+def worker_models(config: InferenceConfig) -> Models:
+    return _MODELS.setdefault(config, Models(config))
 
 
 def clean(detail: str) -> str:
@@ -118,53 +135,120 @@ def infer_texts(texts: list[str], infer: Infer, config: InferenceConfig) -> list
     return outcomes
 
 
-def _dead(row: Row, reason: Reason, detail: str, now_ms: int, config: InferenceConfig) -> Annotated:
-    key, value = dead_letter(str(reason), clean(detail), row.key, row.value, row.source, now_ms, config.records)
-    return Annotated(False, key, value, str(reason), 0)
+@dataclass(frozen=True)
+class Ready:
+    """A valid message whose language has a model: as given, or as detected (with its confidence)."""
+
+    message: Message
+    lang: str
+    detection: tuple[str, float] | None
 
 
-def _record(row: Row, parsed: Message | Rejection, outcome: Outcome | None, model: tuple[str, str], now_ms: int,
-            config: InferenceConfig) -> Annotated:
+def _resolve(parsed: Message | Rejection, config: InferenceConfig, detect: Detect) -> Ready | Rejection:
     if isinstance(parsed, Rejection):
-        return _dead(row, parsed.reason, parsed.detail, now_ms, config)
-    if isinstance(outcome, InferenceError) or outcome is None:
-        error = outcome or InferenceError("no outcome")
-        return _dead(row, error.reason, error.detail, now_ms, config)
-    key = parsed.uuid.encode("utf-8")
-    value = result_value(parsed.uuid, parsed.lang, outcome, model, row.source, now_ms)
+        return parsed
+    if parsed.lang != AUTO:
+        return Ready(parsed, parsed.lang, None)
+    lang, confidence = detect(parsed.text)
+    if confidence < config.lang_min_confidence:
+        return Rejection(Reason.LANG_UNCERTAIN, f"detected {lang!r} with confidence {confidence:.2f}, under "
+                         f"LANG_MIN_CONFIDENCE {config.lang_min_confidence:g}")
+    if lang not in dict(config.models):
+        langs = ",".join(sorted(dict(config.models)))
+        return Rejection(Reason.UNSUPPORTED_LANG,
+                         f"detected {lang!r} (confidence {confidence:.2f}); models for {langs}")
+    return Ready(parsed, lang, (lang, confidence))
+
+
+def _label(resolved: Ready | Rejection) -> str:
+    """The metrics' lang label: bounded to the configured languages, whatever the input says."""
+    if isinstance(resolved, Ready):
+        return resolved.lang
+    return OTHER_LANG if resolved.reason in (Reason.UNSUPPORTED_LANG, Reason.LANG_UNCERTAIN) else UNKNOWN_LANG
+
+
+def _dead(row: Row, reason: Reason, detail: str, lang: str, now_ms: int, config: InferenceConfig) -> Annotated:
+    key, value = dead_letter(str(reason), clean(detail), row.key, row.value, row.source, now_ms, config.records)
+    return Annotated(False, key, value, str(reason), lang)
+
+
+def _record(row: Row, resolved: Ready | Rejection, outcome: Outcome | None, model: tuple[str, str] | None,
+            now_ms: int, config: InferenceConfig) -> Annotated:
+    lang = _label(resolved)
+    if isinstance(resolved, Rejection):
+        return _dead(row, resolved.reason, resolved.detail, lang, now_ms, config)
+    if isinstance(outcome, InferenceError) or outcome is None or model is None:
+        error = outcome if isinstance(outcome, InferenceError) else InferenceError("no outcome")
+        return _dead(row, error.reason, error.detail, lang, now_ms, config)
+    uuid = resolved.message.uuid
+    key = uuid.encode("utf-8")
+    value = result_value(uuid, lang, resolved.detection, outcome, model, row.source, now_ms)
     if len(key) + len(value) > config.records.max_result_bytes:
         return _dead(row, Reason.RESULT_TOO_LARGE, f"{len(outcome)} entities make {len(key) + len(value)} bytes "
-                     f"of key and JSON, over {config.records.max_result_bytes}", now_ms, config)
-    return Annotated(True, key, value, None, len(outcome))
+                     f"of key and JSON, over {config.records.max_result_bytes}", lang, now_ms, config)
+    return Annotated(True, key, value, None, lang, len(outcome))
 
 
-def _safe_record(row: Row, parsed: Message | Rejection, outcome: Outcome | None, model: tuple[str, str],
+def _safe_record(row: Row, resolved: Ready | Rejection, outcome: Outcome | None, model: tuple[str, str] | None,
                  now_ms: int, config: InferenceConfig) -> Annotated:
     try:
-        return _record(row, parsed, outcome, model, now_ms, config)
+        return _record(row, resolved, outcome, model, now_ms, config)
     except Exception as exc:  # noqa: BLE001 - the per-message boundary: this message's dead letter
-        return _dead(row, Reason.INTERNAL_ERROR, f"building the record raised {_describe(exc)}", now_ms, config)
+        return _dead(row, Reason.INTERNAL_ERROR, f"building the record raised {_describe(exc)}", UNKNOWN_LANG,
+                     now_ms, config)
 
 
-def annotate_rows(rows: Sequence[Row], nlp: Language, config: InferenceConfig, infer: Infer | None = None
-                  ) -> tuple[list[Annotated], float]:
-    """One finished record per input row, in order, and the seconds spent in the model.
+def _safe_resolve(parsed: Message | Rejection, config: InferenceConfig, detect: Detect) -> Ready | Rejection:
+    try:
+        return _resolve(parsed, config, detect)
+    except Exception as exc:  # noqa: BLE001 - the per-message boundary: this message's dead letter
+        return Rejection(Reason.INTERNAL_ERROR, f"language detection raised {_describe(exc)}")
 
-    `infer` runs texts through `nlp` (inline by default; the worker passes its killable process).
+
+def annotate_rows(rows: Sequence[Row], models: ModelSource, config: InferenceConfig,
+                  detect: Detect = detect_language) -> tuple[list[Annotated], dict[str, float]]:
+    """One finished record per input row, in order, and the seconds spent in each language's model.
+
+    Messages are grouped by language for the model calls; each group keeps the rows' order.
     """
-    if infer is None:
-        def infer(texts: list[str]) -> list[Outcome]:
-            return extract_entities(nlp, texts, config.nlp_batch_size)
-    parsed = [_parse(row, config.limits) for row in rows]
-    messages = {i: p for i, p in enumerate(parsed) if isinstance(p, Message)}
-    started = time.perf_counter()
-    annotated = infer_texts([m.text for m in messages.values()], infer, config)
-    elapsed = time.perf_counter() - started
-    outcomes: dict[int, Outcome] = dict(zip(messages, annotated, strict=True))
-    model = model_identity(nlp)
+    resolved = [_safe_resolve(_parse(row, config.limits), config, detect) for row in rows]
+    by_lang: dict[str, list[int]] = {}
+    for i, r in enumerate(resolved):
+        if isinstance(r, Ready):
+            by_lang.setdefault(r.lang, []).append(i)
+    outcomes: dict[int, Outcome] = {}
+    identities: dict[str, tuple[str, str]] = {}
+    seconds: dict[str, float] = {}
+    for lang, indexes in by_lang.items():
+        started = time.perf_counter()
+        # A model that cannot load is the environment's fault, not the messages': it fails the batch loudly
+        # (the supervisor's canary tells it from poison) rather than dead-lettering everything.
+        nlp, infer = models.get(lang)
+        identities[lang] = model_identity(nlp)
+        texts = [resolved[i].message.text for i in indexes]  # type: ignore[union-attr]
+        outcomes.update(zip(indexes, infer_texts(texts, infer, config), strict=True))
+        seconds[lang] = time.perf_counter() - started
     now_ms = int(time.time() * 1000)
-    return [_safe_record(row, p, outcomes.get(i), model, now_ms, config) for i, (row, p) in
-            enumerate(zip(rows, parsed, strict=True))], elapsed
+    records = [_safe_record(row, r, outcomes.get(i), identities.get(r.lang) if isinstance(r, Ready) else None,
+                            now_ms, config) for i, (row, r) in enumerate(zip(rows, resolved, strict=True))]
+    return records, seconds
+
+
+def batch_stats(records: Sequence[Annotated], seconds: Mapping[str, float], loads: Mapping[str, float]) -> str:
+    """What the metrics need of one Arrow batch, per language, as JSON (app/workers/metrics.py reads it)."""
+    stats: dict[str, dict[str, Any]] = {}
+    for r in records:
+        counts = stats.setdefault(r.lang, {"messages": 0, "results": 0, "entities": 0, "dead_letters": {}})
+        counts["messages"] += 1
+        if r.ok:
+            counts["results"] += 1
+            counts["entities"] += r.entities
+        else:
+            counts["dead_letters"][r.reason] = counts["dead_letters"].get(r.reason, 0) + 1
+    for name, values in (("inference_seconds", seconds), ("model_load_seconds", loads)):
+        for lang, value in values.items():
+            stats.setdefault(lang, {"messages": 0, "results": 0, "entities": 0, "dead_letters": {}})[name] = value
+    return orjson.dumps(stats).decode()
 
 
 def rows_of(batch: pa.RecordBatch) -> list[Row]:
@@ -178,16 +262,13 @@ def rows_of(batch: pa.RecordBatch) -> list[Row]:
         columns["poison"], strict=True)]
 
 
-def to_batch(records: list[Annotated], inference_seconds: float, load_seconds: float | None) -> pa.RecordBatch:
-    firsts = [None] * len(records)
+def to_batch(records: list[Annotated], stats: str) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays([
         pa.array([r.ok for r in records], pa.bool_()),
         pa.array([r.key for r in records], pa.binary()),
         pa.array([r.value for r in records], pa.binary()),
         pa.array([r.reason for r in records], pa.string()),
-        pa.array([r.entities for r in records], pa.int32()),
-        pa.array([inference_seconds, *firsts[1:]] if records else [], pa.float64()),
-        pa.array([load_seconds, *firsts[1:]] if records else [], pa.float64()),
+        pa.array([stats] + [None] * (len(records) - 1) if records else [], pa.string()),
     ], schema=ARROW_SCHEMA)
 
 
@@ -195,11 +276,10 @@ def make_annotator(config: InferenceConfig) -> Callable[[Iterator[pa.RecordBatch
     """The function for `DataFrame.mapInArrow(..., ANNOTATED_SCHEMA)`; it closes over plain data only."""
 
     def annotator(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        runner, load_seconds = _runner(config)
+        models = worker_models(config)
         for batch in batches:
-            records, seconds = annotate_rows(rows_of(batch), runner.nlp, config, runner.infer)
-            yield to_batch(records, seconds, load_seconds)
-            if records:
-                load_seconds = None
+            records, seconds = annotate_rows(rows_of(batch), models, config)
+            loads, models.load_seconds = models.load_seconds, {}
+            yield to_batch(records, batch_stats(records, seconds, loads))
 
     return annotator

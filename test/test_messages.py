@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from app.messages import Limits, Message, Reason, Rejection, parse_message
+from app.messages import AUTO, Limits, Message, Reason, Rejection, parse_message
 
 LIMITS = Limits(max_text_length=50, supported_langs=frozenset({"en"}))
 
@@ -39,7 +39,6 @@ def test_extra_fields_are_ignored():
         (js({"uuid": "u", "text": ["t"], "lang": "en"}), Reason.INVALID_TEXT),
         (js({"uuid": "u", "text": " \n", "lang": "en"}), Reason.EMPTY_TEXT),
         (js({"uuid": "u", "text": "x" * 51, "lang": "en"}), Reason.TEXT_TOO_LONG),
-        (js({"uuid": "u", "text": "t"}), Reason.MISSING_LANG),
         (js({"uuid": "u", "text": "t", "lang": 1}), Reason.INVALID_LANG),
         (js({"uuid": "u", "text": "t", "lang": "de"}), Reason.UNSUPPORTED_LANG),
     ],
@@ -49,6 +48,12 @@ def test_rejections_name_the_reason(value, reason):
     assert isinstance(result, Rejection)
     assert result.reason is reason
     assert result.detail
+
+
+def test_an_omitted_null_or_auto_lang_is_left_to_detection():
+    for obj in ({"uuid": "u", "text": "t"}, {"uuid": "u", "text": "t", "lang": None},
+                {"uuid": "u", "text": "t", "lang": "auto"}):
+        assert parse_message(js(obj), LIMITS) == Message("u", "t", AUTO)
 
 
 def test_text_at_the_limit_is_accepted():

@@ -5,7 +5,7 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.messages import Limits, Message, Reason, Rejection, parse_message
+from app.messages import AUTO, Limits, Message, Reason, Rejection, parse_message
 
 LIMITS = Limits(max_text_length=200, supported_langs=frozenset({"en", "de"}))
 FIELDS = ("uuid", "text", "lang")
@@ -26,7 +26,7 @@ def check(result: Message | Rejection) -> None:
     if isinstance(result, Message):
         assert isinstance(result.uuid, str) and result.uuid.strip()
         assert isinstance(result.text, str) and result.text.strip() and len(result.text) <= LIMITS.max_text_length
-        assert result.lang in LIMITS.supported_langs
+        assert result.lang in LIMITS.supported_langs | {AUTO}
         for value in (result.uuid, result.text, result.lang):
             value.encode("utf-8")  # what the Arrow batch back to Spark needs
     else:
@@ -65,10 +65,10 @@ def test_object_shapes_give_a_message_exactly_when_valid(obj):
     result = parse_message(raw.encode() if _unicode(raw) else json.dumps(obj).encode(), LIMITS)  # "\\ud800" escapes
     check(result)
     valid = (_unicode(obj.get("uuid")) and obj["uuid"].strip() and _unicode(obj.get("text")) and obj["text"].strip()
-             and len(obj["text"]) <= LIMITS.max_text_length and obj.get("lang") in ("en", "de"))
+             and len(obj["text"]) <= LIMITS.max_text_length and obj.get("lang") in ("en", "de", "auto", None))
     assert isinstance(result, Message) == bool(valid)
     if valid:
-        assert result == Message(obj["uuid"], obj["text"], obj["lang"])
+        assert result == Message(obj["uuid"], obj["text"], obj.get("lang") or AUTO)
 
 
 @given(st.integers(min_value=1, max_value=20_000))

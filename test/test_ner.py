@@ -2,7 +2,8 @@
 
 import spacy
 
-from app.ner import NOT_NEEDED_FOR_NER, Entity, InferenceError, extract_entities, load_pipeline, model_identity
+from app.models import NOT_NEEDED_FOR_NER, entity_type, load_pipeline, model_identity
+from app.ner import Entity, InferenceError, extract_entities
 
 
 def test_only_ner_is_loaded(nlp):
@@ -19,12 +20,13 @@ def test_model_identity(nlp):
 
 def test_demo_texts(nlp):
     out = extract_entities(nlp, ["Albert Einstein was born in Ulm.", "The Earth orbits the Sun."])
-    assert Entity("Albert Einstein", "PERSON", 0, 15) in out[0]
+    assert Entity("Albert Einstein", "PERSON", "PERSON", 0, 15) in out[0]
     assert any(e.text == "Earth" for e in out[1])
 
 
 def _direct(pipeline, texts):
-    return [[Entity(e.text, e.label_, e.start_char, e.end_char) for e in doc.ents] for doc in pipeline.pipe(texts)]
+    return [[Entity(e.text, e.label_, entity_type(e.label_), e.start_char, e.end_char) for e in doc.ents]
+            for doc in pipeline.pipe(texts)]
 
 
 def test_entities_identical_to_spacy_run_directly(nlp, corpus):

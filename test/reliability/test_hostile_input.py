@@ -43,7 +43,7 @@ CASES = [
     (b"empty-text", doc("e", ""), [], "empty_text"),
     (b"object-text", doc("o", {"en": "Rome"}), [], "invalid_text"),
     (b"number-text", doc("n", 3.14), [], "invalid_text"),
-    (b"missing-lang", json.dumps({"uuid": "l", "text": "Rome"}).encode(), [], "missing_lang"),
+    (b"int-lang", json.dumps({"uuid": "l", "text": "Rome", "lang": 7}).encode(), [], "invalid_lang"),
     (b"list-lang", doc("l", lang=["en"]), [], "invalid_lang"),
     (b"unsupported-lang", doc("de", "Angela Merkel wohnt in Berlin.", "de"), [], "unsupported_lang"),
     (b"surrogate-text", json.dumps({"uuid": "s", "text": "Paris \ud800 London", "lang": "en"}).encode(), [],

@@ -32,7 +32,8 @@ def _run_hostile(kafka_bootstrap, kafka_topics, jobs, tmp_path, action: str, **s
     records[17] = _doc(17, f"Barack Obama says {MARK} in Paris.")
     produce(kafka_bootstrap, topics[0], records)
     env = job_env(kafka_bootstrap, topics, tmp_path / "ckpt", TRIGGER_INTERVAL="0 seconds",
-                  MAX_OFFSETS_PER_TRIGGER="10", SPACY_MODEL=model, PYTHONPATH=str(tmp_path / "models"), **settings)
+                  MAX_OFFSETS_PER_TRIGGER="10", SPACY_MODELS=f"en={model}", PYTHONPATH=str(tmp_path / "models"),
+                  **settings)
     job = jobs(env)
     tail = Tail(kafka_bootstrap, topics[1], topics[2])
 

@@ -1,5 +1,6 @@
 """App metrics from query progress, and pushes to a real HTTP endpoint."""
 
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -13,9 +14,12 @@ PROGRESS = {
     "batchId": 3, "inputRowsPerSecond": 120.5, "processedRowsPerSecond": 99.0,
     "durationMs": {"triggerExecution": 1500},
     "sources": [{"metrics": {"maxOffsetsBehindLatest": "42", "avgOffsetsBehindLatest": "20.0"}}],
-    "observedMetrics": {"ner": {"messages_in": 10, "results_out": 7, "entities": 30, "model_load_seconds": 0.8,
-                                "inference_seconds": [0.1, 0.2], "dead_letters_invalid_json": 2,
-                                "dead_letters_empty_text": 1}},
+    "observedMetrics": {"ner": {"messages_in": 10, "stats": [
+        json.dumps({"en": {"messages": 6, "results": 5, "entities": 20, "dead_letters": {"empty_text": 1},
+                           "inference_seconds": 0.1, "model_load_seconds": 0.8},
+                    "unknown": {"messages": 2, "results": 0, "entities": 0, "dead_letters": {"invalid_json": 2}}}),
+        json.dumps({"fr": {"messages": 2, "results": 2, "entities": 10, "dead_letters": {}, "inference_seconds": 0.2}}),
+    ]}},
 }
 
 
@@ -24,16 +28,20 @@ def value(registry, name, labels=None):
 
 
 def test_progress_becomes_metrics():
-    m = AppMetrics()
+    m = AppMetrics(("en", "fr"))
     m.observe_progress(PROGRESS, now=1000.0)
     r = m.registry
-    assert value(r, "ner_messages_in_total") == 10 and value(r, "ner_results_out_total") == 7
-    assert value(r, "ner_dead_letters_total", {"reason": "invalid_json"}) == 2
-    assert value(r, "ner_dead_letters_total", {"reason": "null_value"}) == 0
-    assert value(r, "ner_entities_total") == 30 and value(r, "ner_batches_total") == 1
+    assert value(r, "ner_messages_in_total", {"lang": "en"}) == 6
+    assert value(r, "ner_results_out_total", {"lang": "fr"}) == 2
+    assert value(r, "ner_dead_letters_total", {"reason": "invalid_json", "lang": "unknown"}) == 2
+    assert value(r, "ner_dead_letters_total", {"reason": "null_value", "lang": "en"}) == 0  # exists from the start
+    assert value(r, "ner_entities_total", {"lang": "en"}) == 20 and value(r, "ner_entities_total", {"lang": "fr"}) == 10
+    assert value(r, "ner_batches_total") == 1
     assert value(r, "ner_offsets_behind_latest") == 42 and value(r, "ner_input_rows_per_second") == 120.5
     assert value(r, "ner_last_batch_duration_seconds") == 1.5 and value(r, "ner_last_batch_timestamp_seconds") == 1000
-    assert value(r, "ner_inference_seconds_count") == 2 and value(r, "ner_model_load_seconds") == 0.8
+    assert value(r, "ner_inference_seconds_count", {"lang": "en"}) == 1
+    assert value(r, "ner_inference_seconds_count", {"lang": "fr"}) == 1
+    assert value(r, "ner_model_load_seconds", {"lang": "en"}) == 0.8
 
 
 def test_every_declared_name_is_exported():
