@@ -21,6 +21,7 @@ VARIANTS: tuple[tuple[str, dict[str, str | None]], ...] = (
     ("baseline", {}),
     # The per-message budget's cost: inference in the worker itself, no killable process (not safe in production).
     ("inference-inline", {"INFERENCE_ISOLATION": "inline"}),
+    ("inference-process", {"INFERENCE_ISOLATION": "process"}),  # the default again, after inline: order effects
     ("blas-threads-default", {"OMP_NUM_THREADS": None, "OPENBLAS_NUM_THREADS": None, "MKL_NUM_THREADS": None}),
     ("nlp-batch-16", {"NLP_BATCH_SIZE": "16"}),
     ("nlp-batch-256", {"NLP_BATCH_SIZE": "256"}),

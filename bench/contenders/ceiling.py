@@ -5,7 +5,8 @@ import os
 import resource
 import time
 
-from app.ner import extract_entities, load_pipeline
+from app.models import load_pipeline
+from app.ner import extract_entities
 from bench.contenders.common import MODEL, SINGLE_THREAD_ENV
 
 

@@ -6,7 +6,8 @@ At-least-once: a batch's offsets are committed only after its results are flushe
 import argparse
 
 from app.messages import Limits, Message, parse_message
-from app.ner import InferenceError, extract_entities, load_pipeline
+from app.models import load_pipeline
+from app.ner import InferenceError, extract_entities
 from bench.contenders.common import arguments, result_value, run_workers, stop_event_on_sigterm
 
 LIMITS = Limits(max_text_length=100_000, supported_langs=frozenset({"en"}))

@@ -12,7 +12,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType
 
-from app.ner import NOT_NEEDED_FOR_NER, extract_entities, load_pipeline
+from app.models import NOT_NEEDED_FOR_NER, load_pipeline
+from app.ner import extract_entities
 from app.schemas import ENTITY_SCHEMA, INPUT_SCHEMA
 from app.utils.spark_session import PROJECT_ROOT, kafka_package
 from bench.contenders.common import MODEL, arguments

@@ -7,7 +7,8 @@ import argparse
 import tempfile
 
 from app.messages import Limits, Message, parse_message
-from app.ner import InferenceError, extract_entities, load_pipeline
+from app.models import load_pipeline
+from app.ner import InferenceError, extract_entities
 from bench.contenders.common import arguments, run_workers
 
 LIMITS = Limits(max_text_length=100_000, supported_langs=frozenset({"en"}))
