@@ -98,7 +98,8 @@ def restart(w: WorkspaceClient, job_id: int, settings: dict[str, Any], waits: Wa
 
 def _run_now(w: WorkspaceClient, job_id: int) -> int:
     # The token makes the SDK's retry of this call safe: a repeat returns the same run.
-    run_id = w.jobs.run_now(job_id, idempotency_token=f"deploy-{job_id}-{uuid.uuid4().hex[:16]}").response.run_id
+    waiter = w.jobs.run_now(job_id, idempotency_token=f"deploy-{job_id}-{uuid.uuid4().hex[:16]}")
+    run_id = waiter.run_id  # Wait exposes the response's fields
     assert run_id is not None
     log.info("started run %s of job %s", run_id, job_id)
     return run_id

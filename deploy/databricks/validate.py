@@ -44,9 +44,9 @@ def validate(s: DeploySettings) -> None:
                   f"{', '.join(PERMISSION_LEVELS)}")
     if s.spot_availability not in ("SPOT", "ON_DEMAND", "SPOT_WITH_FALLBACK"):
         _fail(f"SPOT_AVAILABILITY={s.spot_availability}: expected SPOT, ON_DEMAND or SPOT_WITH_FALLBACK")
-    for var, value in (("DEPLOY_TIMEOUT_SECONDS", s.timeout_seconds), ("DEPLOY_POLL_SECONDS", s.poll_seconds)):
-        if value <= 0:
-            _fail(f"{var}={value}: expected a positive number")
+    for name, number in (("DEPLOY_TIMEOUT_SECONDS", s.timeout_seconds), ("DEPLOY_POLL_SECONDS", s.poll_seconds)):
+        if number <= 0:
+            _fail(f"{name}={number}: expected a positive number")
 
 
 def _workers(s: DeploySettings) -> None:
