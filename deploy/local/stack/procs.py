@@ -152,8 +152,10 @@ def kill_tree(tree: Mapping[int, int], timeout: float = 10.0) -> list[int]:
 
 @dataclass(frozen=True)
 class PidFile:
-    """`<pid> <start time>` of a process this project started. `signature` (a word of its command line) is
-    checked too, and alone for a pid file written without a start time (by the shell scripts before this)."""
+    """`<pid> <start time>` of a process this project started: pid and start time name one process. `signature`
+    (a word of its command line) stands in for the start time in a pid file written without one (by the shell
+    scripts before this). The command line is not checked otherwise: it changes when the process execs (spark-class
+    becomes java) and reads empty for a moment while it does."""
 
     path: Path
     signature: str
@@ -169,7 +171,9 @@ class PidFile:
             pid, start = int(words[0]), (int(words[1]) if len(words) > 1 and words[1].isdigit() else None)
         except (OSError, ValueError, IndexError):
             return None
-        return pid if alive(pid, start) and self.signature in cmdline(pid) else None
+        if start is not None:
+            return pid if alive(pid, start) else None
+        return pid if alive(pid) and self.signature in cmdline(pid) else None
 
     def stop(self, timeout: float, label: str) -> int | None:
         """Stop the recorded process (if it still is) and forget it; returns the pid that was stopped."""

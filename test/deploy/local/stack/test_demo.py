@@ -1,0 +1,37 @@
+"""`make demo`'s command on a broker and state dirs of the test's own: the demo input comes back as results, and
+what the demo started is stopped again."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from deploy.local.stack.broker import Broker
+from deploy.local.stack.job import BackgroundJob
+from deploy.local.stack.procs import REPO
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+PORT = 39692
+
+
+@pytest.mark.timeout(900)
+def test_demo_prints_every_result_and_stops_what_it_started(tmp_path: Path):
+    env = {"KAFKA_STATE_DIR": str(tmp_path / "kafka"), "KAFKA_PORT": str(PORT), "KAFKA_CONTROLLER_PORT": str(PORT + 1),
+           "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{PORT}", "APP_STATE_DIR": str(tmp_path / "app"),
+           "APP_PYTHON": sys.executable, "CHECKPOINT_LOCATION": str(tmp_path / "ckpt"), "SPARK_MASTER": "local[2]",
+           "MONITORING_STATE_DIR": str(tmp_path / "monitoring")}
+    try:
+        demo = subprocess.run([sys.executable, "-m", "deploy.local.stack", "demo"], cwd=REPO,
+                              env={**os.environ, **env}, capture_output=True, text=True, timeout=840)
+        assert demo.returncode == 0, demo.stderr[-3000:]
+        sent = [json.loads(line)["uuid"] for line in (REPO / "deploy/local/input.json").read_text().splitlines()]
+        keys = [line.split("key=")[1] for line in demo.stdout.splitlines() if line.startswith("--- result[")]
+        assert sorted(keys) == sorted(sent)
+        assert '"label": "PERSON"' in demo.stdout
+        assert Broker.from_env(env).running() is None and BackgroundJob.from_env(env).running() is None
+    finally:
+        BackgroundJob.from_env(env).stop()
+        Broker.from_env(env).stop()
