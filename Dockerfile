@@ -11,8 +11,8 @@
 # Base images are arguments, so a mirror or the locally made stand-ins can replace them.
 ARG BUILD_TARGET=local
 ARG PYTHON_BASE=python:3.11-slim-bookworm
-# 15.4 LTS is the Databricks LTS runtime on Python 3.11, the version our wheels are pinned and tested for.
-ARG DATABRICKS_BASE=databricksruntime/python:15.4-LTS
+# deploy/databricks/runtime.env (DATABRICKS_BASE_IMAGE) is the one place; make passes it, this default must equal it.
+ARG DATABRICKS_BASE=databricksruntime/python:17.3-LTS
 # The connector jars pyspark does not ship, without versions in their names; the `jars` stage fails the build
 # when what Maven resolves differs from this list.
 ARG SPARK_JARS=/opt/spark-jars/commons-pool2.jar,/opt/spark-jars/kafka-clients.jar,/opt/spark-jars/spark-sql-kafka-0-10_2.13.jar,/opt/spark-jars/spark-token-provider-kafka-0-10_2.13.jar
@@ -79,12 +79,15 @@ ARG UNIT_TEST_MARKERS="not integration and not reliability"
 # with promtool (Debian's prometheus package).
 # The test SparkSession resolves the Kafka connector through spark.jars.packages (Ivy, from Maven Central), so
 # this stage's JVM must trust the build network's CA too. Only this throw-away stage: the images never see it.
+# The Python packages are tox.ini's [testenv] deps, the set `make test-unit` runs in: the tests of bench/ import
+# its packages (psutil...), so requirements-dev.txt alone fails their collection.
 COPY deploy/image/java-trust-bundle.sh requirements-dev.txt /tmp/build/
+COPY bench/requirements.txt /tmp/build/bench-requirements.txt
 RUN apt-get update \
     && apt-get install -y --no-install-recommends jq curl prometheus \
     && rm -rf /var/lib/apt/lists/* \
     && sh /tmp/build/java-trust-bundle.sh \
-    && pip install -r /tmp/build/requirements-dev.txt
+    && pip install -r /tmp/build/requirements-dev.txt -r /tmp/build/bench-requirements.txt
 COPY . /src
 # Runs the commands of tox.ini's [testenv:unit] (one selection, one place) in this virtualenv: tox itself would
 # reinstall ~500 MB of wheels. Exit 5 (no tests collected) fails too: an untested image is no image. The corpus

@@ -6,7 +6,9 @@ IMAGE_NAME ?= ner-streaming
 IMAGE_TAG ?= dev
 # Empty: the Dockerfile's defaults (python:3.11-slim-bookworm, databricksruntime/python LTS).
 PYTHON_BASE ?=
-DATABRICKS_BASE ?=
+# The Databricks runtime and its Container Services base, in one place with the deploy.
+include deploy/databricks/runtime.env
+DATABRICKS_BASE ?= $(DATABRICKS_BASE_IMAGE)
 IMAGE_REGISTRY ?=
 IMAGE_ENV = LOCAL=$(LOCAL) BUILD_TARGET=$(BUILD_TARGET) IMAGE_NAME=$(IMAGE_NAME) IMAGE_TAG=$(IMAGE_TAG) \
 	PYTHON_BASE=$(PYTHON_BASE) DATABRICKS_BASE=$(DATABRICKS_BASE) IMAGE_REGISTRY=$(IMAGE_REGISTRY)

@@ -7,7 +7,8 @@
 # Environment (defaults in brackets): IMAGE_NAME [ner-streaming], IMAGE_TAG [dev], KAFKA_PORT [49092],
 #   KAFKA_CONTROLLER_PORT [49093], KAFKA_STATE_DIR [$LOCAL/image-test/kafka], SMOKE_TIMEOUT seconds [600],
 #   SKIP_DATABRICKS=1 to stop after the local image, SKIP_BUILD=1 to test the images already built,
-#   SKIP_UNIT=1 to skip the second unit-test run (they already ran in the build).
+#   SKIP_UNIT=1 to skip the second unit-test run (they already ran in the build), KEEP_IMAGES=1 to keep the
+#   images it built after a pass (by default only the base images stay: vfs keeps a full copy per layer, ~20 GB).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
@@ -26,6 +27,8 @@ RUN=("${BUILDAH[@]}" run --isolation chroot -e SPARK_LOCAL_IP=127.0.0.1 -e SPARK
 image="localhost/$IMAGE_NAME:$IMAGE_TAG"
 run_id="imgtest-$(date +%s)-$$"
 containers=()
+built_images=()  # what a pass removes (unless KEEP_IMAGES=1); SKIP_BUILD=1 tests images built before: kept
+[[ -z ${SKIP_BUILD:-} ]] && built_images=("$image" "$image-test" "$image-databricks")
 broker_started=
 passed=
 t0=$SECONDS
@@ -37,9 +40,17 @@ container() { ctr=$("${BUILDAH[@]}" from --pull-never "$1"); containers+=("$ctr"
 cleanup() {
   local c
   for c in "${containers[@]}"; do "${BUILDAH[@]}" rm "$c" >/dev/null 2>&1 || true; done
-  # The step cache is many GB of vfs layers: after a pass keep only the tagged images; after a failure keep it,
-  # so the rerun starts where this one stopped (`buildah --storage-driver vfs rmi --prune` drops it by hand).
-  if [[ -n $passed ]]; then "${BUILDAH[@]}" rmi --prune >/dev/null 2>&1 || true; fi
+  # vfs keeps a full copy of the file system per layer: the step cache peaks at ~40 GB in a run. After a pass,
+  # drop it and the images built here (unless KEEP_IMAGES=1): only the small base images stay, and the next run
+  # rebuilds the rest in minutes rather than holding ~20 GB between runs. After a failure keep it all, so the
+  # rerun starts where this one stopped (`buildah --storage-driver vfs rmi --prune` drops it by hand).
+  if [[ -n $passed ]]; then
+    if [[ -z ${KEEP_IMAGES:-} && ${#built_images[@]} -gt 0 ]]; then
+      "${BUILDAH[@]}" rmi "${built_images[@]}" >/dev/null 2>&1 || true
+    fi
+    "${BUILDAH[@]}" rmi --prune >/dev/null 2>&1 || true
+    echo "image-test: container storage now $(du -sh "$("${BUILDAH[@]}" info --format '{{.store.GraphRoot}}')" 2>/dev/null | cut -f1)" >&2
+  fi
   if [[ -n $broker_started ]]; then bash deploy/local/kafka/kafka.sh stop || true; fi
 }
 trap cleanup EXIT
@@ -79,9 +90,11 @@ bash deploy/local/kafka/kafka.sh start
 input_topic="input-$run_id" result_topic="result-$run_id" dead_topic="dead-letter-$run_id"
 bash deploy/local/kafka/kafka.sh create-topics --partitions 2 "$input_topic" "$result_topic" "$dead_topic"
 bootstrap="$KAFKA_HOST:$KAFKA_PORT"
-tool=("${RUN[@]}" -v "$PWD/deploy/local:/smoke:ro" "$local_ctr" -- python /smoke/kafka_tool.py --bootstrap "$bootstrap")
+# deploy/local at the path it has in the repository: the toolbox finds the repository root from its own location.
+tool=("${RUN[@]}" -v "$PWD/deploy/local:/smoke/deploy/local:ro" "$local_ctr" --
+  python /smoke/deploy/local/kafka_tool.py --bootstrap "$bootstrap")
 expected=$(grep -c . deploy/local/input.json)
-"${tool[@]}" produce --topic "$input_topic" /smoke/input.json
+"${tool[@]}" produce --topic "$input_topic" /smoke/deploy/local/input.json
 smoke_start=$SECONDS
 timeout "$SMOKE_TIMEOUT" "${RUN[@]}" \
   -e KAFKA_BOOTSTRAP_SERVERS="$bootstrap" -e TRIGGER_INTERVAL=available-now \

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from app.settings import Settings
 from app.utils.spark_session import STATIC_PREFIXES, session_conf
 from deploy.databricks.job_spec import STATIC_SPARK_CONF
@@ -29,8 +27,6 @@ def test_the_runtime_and_the_base_image_are_one_release() -> None:
     assert runtime and base and runtime.group(1) == base.group(1)
 
 
-@pytest.mark.xfail(strict=True, reason="the Dockerfile still defaults to 15.4-LTS: the build must read runtime.env "
-                                       "(a change to Dockerfile/Makefile, owned elsewhere)")
 def test_the_image_build_reads_the_base_from_runtime_env() -> None:
     makefiles = "\n".join(p.read_text() for p in (ROOT / "Makefile", ROOT / "deploy" / "docker.mk"))
     dockerfile = (ROOT / "Dockerfile").read_text()
