@@ -77,6 +77,7 @@ def test_french_ner_only_against_the_full_french_pipeline():
     alone = extract_entities(ner_only, texts)
     expected = {(i, e) for i, doc in enumerate(full) for e in doc}
     found = {(i, e) for i, doc in enumerate(alone) for e in doc}
-    assert len(expected & found) / len(expected) >= 0.98 and sum(a == b for a, b in zip(alone, full, strict=True)) >= 180
+    assert len(expected & found) / len(expected) >= 0.98
+    assert sum(a == b for a, b in zip(alone, full, strict=True)) >= 180
     assert extract_entities(load_pipeline("fr_core_news_sm", keep=("parser",)), texts) == full
     assert {e.type for doc in alone for e in doc} == {"PERSON", "ORGANIZATION", "LOCATION", "OTHER"}
