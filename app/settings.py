@@ -177,18 +177,25 @@ _KAFKA_INT_RANGES = {
 }
 
 
+def _pairs(items: tuple[str, ...], shape: str) -> dict[str, str]:
+    """`key=value` items as {key: value}, in order; ValueError for an item of another shape or a key given twice."""
+    pairs: dict[str, str] = {}
+    for position, item in enumerate(items, 1):
+        key, sep, value = (part.strip() for part in item.partition("="))
+        if not (sep and key and value):
+            raise ValueError(f"item {position} is not {shape}")
+        if key in pairs:
+            raise ValueError(f"{key!r} is given twice")
+        pairs[key] = value
+    return pairs
+
+
 def parse_models(items: tuple[str, ...]) -> dict[str, str]:
     """SPACY_MODELS as {lang: model}; ValueError says why not."""
-    models: dict[str, str] = {}
-    for position, item in enumerate(items, 1):
-        lang, sep, model = (part.strip() for part in item.partition("="))
-        if not (sep and lang and model):
-            raise ValueError(f"item {position} is not lang=model")
+    models = _pairs(items, "lang=model")
+    for lang in models:
         if not re.fullmatch(r"[a-z]{2,3}", lang):
             raise ValueError(f"{lang!r} is not a language code (2 or 3 lowercase letters, like en or fr)")
-        if lang in models:
-            raise ValueError(f"{lang!r} is given twice")
-        models[lang] = model
     if not models:
         raise ValueError("must name at least one lang=model")
     return models
@@ -196,17 +203,12 @@ def parse_models(items: tuple[str, ...]) -> dict[str, str]:
 
 def parse_kafka_options(items: tuple[str, ...]) -> dict[str, str]:
     """KAFKA_EXTRA_OPTIONS as {name: value}, names as given (with their side prefix); ValueError says why not."""
-    options: dict[str, str] = {}
-    for position, item in enumerate(items, 1):
-        name, sep, value = (part.strip() for part in item.partition("="))
-        if not (sep and name and value):
-            raise ValueError(f"item {position} is not name=value")
+    options = _pairs(items, "name=value")
+    for name, value in options.items():
         if name.startswith("kafka."):
             raise ValueError(f"{name!r}: give the Kafka name, without Spark's 'kafka.' prefix")
         if not _KAFKA_NAME.fullmatch(name):
             raise ValueError(f"{name!r} does not look like a Kafka config name (like max.request.size)")
-        if name in options:
-            raise ValueError(f"{name!r} is given twice")
         side, _, rest = name.partition(".")
         base = rest if side in ("producer", "consumer") and rest else name
         if base in _KAFKA_NOT_PASSED:
@@ -219,7 +221,6 @@ def parse_kafka_options(items: tuple[str, ...]) -> dict[str, str]:
             low, high, why = _KAFKA_INT_RANGES[base]
             if not (value.isdigit() and low <= int(value) <= high):
                 raise ValueError(f"{name}={value}: {why}")
-        options[name] = value
     return options
 
 
