@@ -17,11 +17,12 @@ OBSERVATION = "ner"
 
 
 def inference_config(s: Settings, records: RecordBudget) -> InferenceConfig:
+    models = parse_models(s.spacy_models)
     return InferenceConfig(
-        models=tuple(parse_models(s.spacy_models).items()),
+        models=tuple(models.items()),
         keep_components=s.spacy_keep_components,
         nlp_batch_size=s.nlp_batch_size,
-        limits=Limits(max_text_length=s.max_text_length, supported_langs=frozenset(parse_models(s.spacy_models))),
+        limits=Limits(max_text_length=s.max_text_length, supported_langs=frozenset(models)),
         records=records,
         lang_min_confidence=s.lang_min_confidence,
         nlp_batch_max_chars=s.nlp_batch_max_chars,

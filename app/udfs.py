@@ -22,7 +22,7 @@ from app.language import Detect, detect_language
 from app.messages import AUTO, Limits, Message, Reason, Rejection, parse_message
 from app.models import load_pipeline, model_identity
 from app.ner import InferenceError, extract_entities
-from app.records import RecordBudget, Source, dead_letter, result_value
+from app.records import DEFAULT_RECORD_BYTES, RecordBudget, Source, dead_letter, result_value
 from app.schemas import ANNOTATED_SCHEMA
 
 MAX_DETAIL_CHARS = 500
@@ -39,7 +39,7 @@ class InferenceConfig:
     keep_components: tuple[str, ...]
     nlp_batch_size: int
     limits: Limits
-    records: RecordBudget = RecordBudget(1024 * 1024)
+    records: RecordBudget = RecordBudget(DEFAULT_RECORD_BYTES)
     lang_min_confidence: float = 0.8
     nlp_batch_max_chars: int = 60_000
     # None: inference runs in the worker itself, without a budget (tests and the benches' inline variant).
