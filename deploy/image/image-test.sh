@@ -40,7 +40,7 @@ container() { ctr=$("${BUILDAH[@]}" from --pull-never "$1"); containers+=("$ctr"
 cleanup() {
   local c
   for c in "${containers[@]}"; do "${BUILDAH[@]}" rm "$c" >/dev/null 2>&1 || true; done
-  # vfs keeps a full copy of the file system per layer: the step cache peaks at ~40 GB in a run. After a pass,
+  # vfs keeps a full copy of the file system per layer: the step cache peaks at ~45 GB in a run. After a pass,
   # drop it and the images built here (unless KEEP_IMAGES=1): only the small base images stay, and the next run
   # rebuilds the rest in minutes rather than holding ~20 GB between runs. After a failure keep it all, so the
   # rerun starts where this one stopped (`buildah --storage-driver vfs rmi --prune` drops it by hand).
