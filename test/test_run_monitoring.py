@@ -44,13 +44,13 @@ def test_lag_in_burrow_and_metrics_in_prometheus(monitoring_stack, corpus, kafka
 
     # After the final push, Prometheus scrapes the Pushgateway: counters equal what the job processed.
     url, sel = stack.prometheus_url, f'job="{job}",instance="driver"'
-    eventually(lambda: _value(prom_query(url, f"ner_messages_in_total{{{sel}}}")), lambda v: v == len(records), 60,
+    eventually(lambda: _value(prom_query(url, f"sum(ner_messages_in_total{{{sel}}})")), lambda v: v == len(records), 60,
                "messages in")
-    assert _value(prom_query(url, f"ner_results_out_total{{{sel}}}")) == N_DOCS
-    assert _value(prom_query(url, f'ner_dead_letters_total{{{sel},reason="invalid_json"}}')) == N_BAD
+    assert _value(prom_query(url, f"sum(ner_results_out_total{{{sel}}})")) == N_DOCS
+    assert _value(prom_query(url, f'sum(ner_dead_letters_total{{{sel},reason="invalid_json"}})')) == N_BAD
     assert _value(prom_query(url, f"sum(ner_dead_letters_total{{{sel}}})")) == N_BAD
-    assert _value(prom_query(url, f"ner_entities_total{{{sel}}}")) > N_DOCS
+    assert _value(prom_query(url, f"sum(ner_entities_total{{{sel}}})")) > N_DOCS
     assert _value(prom_query(url, f"ner_offset_commits_total{{{sel}}}")) >= 1
-    assert _value(prom_query(url, f"ner_inference_seconds_count{{{sel}}}")) >= 1
+    assert _value(prom_query(url, f'ner_inference_seconds_count{{{sel},lang="en"}}')) >= 1
     spark_series = prom_query(url, f'count({{{sel},__name__=~"metrics_ner_driver_.*"}})')
     assert _value(spark_series) > 0, "Spark's own driver metrics reached Prometheus"

