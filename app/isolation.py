@@ -115,8 +115,8 @@ class InferenceProcess:
             outcome = conn.recv()
         except (EOFError, OSError):
             return self._crashed(pid, "the inference process died")
-        if rss_bytes(pid) > _RECYCLE_SHARE * limit:
-            log.info("replacing the inference process: %d MiB resident", rss_bytes(pid) // 2**20)
+        if (resident := rss_bytes(pid)) > _RECYCLE_SHARE * limit:
+            log.info("replacing the inference process: %d MiB resident", resident // 2**20)
             self._kill()
         return outcome
 

@@ -132,6 +132,15 @@ def failed_ranges(spark: SparkSession, checkpoint: str) -> list[OffsetRange]:
     return ranges
 
 
+def failure(frame: DataFrame) -> str | None:
+    """Run a DataFrame to the end into Spark's noop sink (nothing is written): the failure text, or None."""
+    try:
+        frame.write.format("noop").mode("overwrite").save()
+    except Exception as exc:  # noqa: BLE001 - the failure is what we are looking for
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
 def spark_probe(spark: SparkSession, kafka_options: Mapping[str, str],
                 transform: Callable[[DataFrame], DataFrame]) -> Probe:
     """Run the transform over one offset range in batch mode into the noop sink; the failure text, or None."""
@@ -142,11 +151,7 @@ def spark_probe(spark: SparkSession, kafka_options: Mapping[str, str],
                .option("startingOffsets", json.dumps({topic: {str(partition): start}}))
                .option("endingOffsets", json.dumps({topic: {str(partition): end}}))
                .option("failOnDataLoss", "false").load())
-        try:
-            transform(raw).write.format("noop").mode("overwrite").save()
-        except Exception as exc:  # noqa: BLE001 - the failure is what we are looking for
-            return f"{type(exc).__name__}: {exc}"
-        return None
+        return failure(transform(raw))
 
     return probe
 
