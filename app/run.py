@@ -33,7 +33,7 @@ from app.utils.spark_session import session
 from app.workers.metrics import AppMetrics
 from app.workers.metrics_push import MetricsPusher, SparkMetricsCollector, pushgateway, spark_metrics_urls
 from app.workers.offsets import OffsetsCommitter, kafka_commit, snapshot_from_progress
-from app.workers.progress import ProgressListener
+from app.workers.progress import ProgressPoller
 from app.workers.worker import Worker, raise_for_errors
 
 log = logging.getLogger("app.run")
@@ -96,38 +96,31 @@ def stream(settings: Settings) -> int:
         committer.offer(snapshot_from_progress(progress))
         metrics.observe_progress(progress, time.time())
 
-    def on_end(query: StreamingQuery) -> None:
-        if query.lastProgress is not None:
-            committer.offer(snapshot_from_progress(_as_dict(query.lastProgress)))
+    poller = ProgressPoller(on_progress, settings.progress_poll_interval_seconds)
 
     with ExitStack() as stack:
         spark = stack.enter_context(session(settings))
         stop.install()  # again: pyspark's SparkContext replaces the SIGINT handler with its own job canceller
-        workers: list[Worker] = [committer]
+        workers: list[Worker] = [poller, committer]
         if settings.pushgateway_url:
             metrics.registry.register(SparkMetricsCollector(lambda: spark_metrics_urls(spark.sparkContext.uiWebUrl)))
             push = pushgateway(settings.pushgateway_url, settings.metrics_job, settings.metrics_instance,
                                settings.pushgateway_username, settings.pushgateway_password)
             workers.append(MetricsPusher(metrics.registry, push, settings.metrics_push_interval_seconds,
                                          on_failure=metrics.push_failures.inc))
-        for worker in reversed(workers):  # unwinds as: final offset commit, final push, then Spark
+        for worker in reversed(workers):  # unwinds as: last progress, final offset commit, final push, then Spark
             stack.enter_context(worker)
-        spark.streams.addListener(ProgressListener(settings.query_name, on_progress))
         min_partitions = settings.min_partitions or spark.sparkContext.defaultParallelism
 
         def start(quarantined: Mapping[str, str]) -> StreamingQuery:
-            return build_query(spark, settings, min_partitions, records, quarantined).start()
+            query = build_query(spark, settings, min_partitions, records, quarantined).start()
+            poller.watch(query)
+            return query
 
         code = supervise(spark, settings, records, start, stop,
-                         lambda: raise_for_errors(workers), on_end)
+                         lambda: raise_for_errors(workers), poller.finish)
     log.info("stopped cleanly" if code == 0 else "stopped after a failure")
     return code
-
-
-def _as_dict(progress: object) -> dict:
-    import json
-
-    return json.loads(progress.json) if hasattr(progress, "json") else dict(progress)  # type: ignore[call-overload]
 
 
 if __name__ == "__main__":

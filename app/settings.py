@@ -80,6 +80,8 @@ class Settings:
     spark_jars: str = setting("SPARK_JARS", "", doc="local jars instead of the package (comma list)")
     consumer_group: str = setting("KAFKA_CONSUMER_GROUP", "ner-service", doc="offsets committed here for lag")
     offsets_commit_interval_seconds: float = setting("OFFSETS_COMMIT_INTERVAL_SECONDS", 5.0, doc="commit period")
+    progress_poll_interval_seconds: float = setting(
+        "PROGRESS_POLL_INTERVAL_SECONDS", 0.5, doc="how often the driver reads the query's progress")
     pushgateway_url: str = setting("PUSHGATEWAY_URL", "", doc="'' = metrics push disabled")
     pushgateway_password: str = setting("PUSHGATEWAY_PASSWORD", "", secret=True, doc="basic auth password")
     pushgateway_username: str = setting("PUSHGATEWAY_USERNAME", "", doc="basic auth user; '' = no auth")
@@ -242,7 +244,8 @@ def _validate(s: Settings) -> None:
     for name in ("nlp_batch_size", "arrow_max_records_per_batch", "max_text_length"):
         if getattr(s, name) <= 0:
             _fail(s, name, "must be > 0")
-    for name in ("offsets_commit_interval_seconds", "metrics_push_interval_seconds", "nlp_batch_max_chars",
+    for name in ("offsets_commit_interval_seconds", "progress_poll_interval_seconds",
+                 "metrics_push_interval_seconds", "nlp_batch_max_chars",
                  "message_timeout_seconds", "inference_memory_mb", "stop_timeout_seconds"):
         if getattr(s, name) <= 0:
             _fail(s, name, "must be > 0")

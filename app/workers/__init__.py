@@ -1,1 +1,1 @@
-"""The driver's side workers: the offsets committer, the metrics pusher, the progress listener."""
+"""The driver's side workers: the progress poller, the offsets committer, the metrics pusher."""

@@ -54,7 +54,7 @@ class AppMetrics:
                 self.dead_letters.labels(reason=reason.value, lang=lang)
 
     def observe_progress(self, progress: Mapping[str, Any], now: float) -> None:
-        """Fold one StreamingQueryProgress (as a dict) into the metrics; cheap, safe in a listener."""
+        """Fold one StreamingQueryProgress (as a dict) into the metrics; cheap, called by the progress poller."""
         self.batches.inc()
         self.last_batch.set(now)
         self.input_rate.set(float(progress.get("inputRowsPerSecond") or 0.0))

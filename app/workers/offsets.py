@@ -73,7 +73,7 @@ def kafka_commit(client_config: Mapping[str, Any]) -> CommitFn:
 
 
 class OffsetsCommitter(Worker):
-    """Holds the newest completed batch's offsets (offered by the listener) and commits them with backoff."""
+    """Holds the newest completed batch's offsets (offered by the progress poller) and commits them with backoff."""
 
     name = "offsets-committer"
 
@@ -93,7 +93,7 @@ class OffsetsCommitter(Worker):
         self._next_attempt = 0.0
 
     def offer(self, snapshot: OffsetsSnapshot | None) -> None:
-        """Non-blocking: called from the query listener; only the newest snapshot matters."""
+        """Non-blocking: called from the progress poller; only the newest snapshot matters."""
         if snapshot is None:
             return
         with self._lock:
