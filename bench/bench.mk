@@ -29,5 +29,6 @@ bench-levers: bench-deps kafka-jars ## Study the service's levers (drain rate pe
 bench-probe: bench-deps kafka-jars ## The service at one rate with per-batch durations, e.g. BENCH_ARGS="--rate 80 --set KAFKA_FETCH_MAX_WAIT_MS=500"
 	$(BENCH_WITH_BROKER) $(PY) -m bench.probe --out bench/results/raw/probe.jsonl $(BENCH_ARGS)
 
-soak: bench-deps kafka-jars ## 30-minute RSS soak of the service at 50% load (not in CI); bench/results/raw/soak.json
-	$(BENCH_WITH_BROKER) $(PY) -m bench.soak --minutes 30 --out bench/results/raw/soak.json $(BENCH_ARGS)
+SOAK_MINUTES ?= 120
+soak: bench-deps kafka-jars ## 2-hour RSS soak of the service at 50% load (not in CI; SOAK_MINUTES=30 for a short one); bench/results/raw/soak.json
+	$(BENCH_WITH_BROKER) $(PY) -m bench.soak --minutes $(SOAK_MINUTES) --out bench/results/raw/soak.json $(BENCH_ARGS)

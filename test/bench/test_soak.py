@@ -21,3 +21,11 @@ def test_growth_compares_the_end_with_just_after_warm_up():
     rising = [{"rss_mb": {"py-worker": 400.0 + 10 * i}} for i in range(20)]
     assert growth(rising, "py-worker") > 5
     assert growth(flat[:5], "py-worker") is None  # too few samples to say
+
+
+def test_growth_since_the_middle_tells_levelling_off_from_a_leak():
+    levelled = [{"rss_mb": {"jvm": min(600.0 + 40 * i, 900.0)}} for i in range(40)]  # grows, then flat
+    assert growth(levelled, "jvm") > 5
+    assert growth(levelled, "jvm", since=0.5) == 0.0
+    leaking = [{"rss_mb": {"jvm": 600.0 + 10 * i}} for i in range(40)]
+    assert growth(leaking, "jvm", since=0.5) > 5
