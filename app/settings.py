@@ -41,7 +41,8 @@ class Settings:
         "KAFKA_FETCH_MAX_WAIT_MS", 10, doc="source consumers' fetch.max.wait.ms (Kafka's 500 adds ~0.5 s per batch)")
     trigger_interval: str = setting("TRIGGER_INTERVAL", "0 seconds", doc="a duration, or available-now")
     async_progress_tracking: bool = setting(
-        "ASYNC_PROGRESS_TRACKING", False, doc="write offset/commit logs off the batch path (not with available-now)")
+        "ASYNC_PROGRESS_TRACKING", False,
+        doc="write offset/commit logs off the batch path (not with available-now; needs QUARANTINE=false)")
     checkpoint_location: str = setting("CHECKPOINT_LOCATION", ".local/checkpoints/ner", doc="the Spark checkpoint")
     fail_on_data_loss: bool = setting("FAIL_ON_DATA_LOSS", True, doc="fail if unread offsets were deleted")
     query_name: str = setting("QUERY_NAME", "ner", doc="streaming query and Spark app name")
@@ -253,6 +254,11 @@ def _validate(s: Settings) -> None:
         _fail(s, "trigger_interval", "must be like '0 seconds', '500 milliseconds' or 'available-now'")
     if s.async_progress_tracking and s.trigger_interval == "available-now":
         _fail(s, "async_progress_tracking", "Spark supports it only with a processing-time trigger")
+    if s.async_progress_tracking and s.quarantine:
+        # Spark then writes the offset log only every asyncProgressTrackingCheckpointIntervalMs, so a failed
+        # batch's offsets may not be in the checkpoint, and the quarantine could not find the message that failed.
+        _fail(s, "async_progress_tracking", "the quarantine needs every batch's offsets in the checkpoint, which "
+              "Spark's asynchronous progress tracking does not write; set QUARANTINE=false to trade it for latency")
     if s.inference_isolation not in ("process", "inline"):
         _fail(s, "inference_isolation", "must be process or inline")
     try:

@@ -49,12 +49,19 @@ def test_unknown_key_in_file_fails(tmp_path):
         ({"SPACY_MODELS": "english=en_core_web_sm"}, "SPACY_MODELS"),
         ({"SPACY_MODELS": "en=a,en=b"}, "SPACY_MODELS"),
         ({"LANG_MIN_CONFIDENCE": "1.5"}, "LANG_MIN_CONFIDENCE"),
-        ({"ASYNC_PROGRESS_TRACKING": "true", "TRIGGER_INTERVAL": "available-now"}, "ASYNC_PROGRESS_TRACKING"),
+        ({"ASYNC_PROGRESS_TRACKING": "true", "TRIGGER_INTERVAL": "available-now", "QUARANTINE": "false"},
+         "ASYNC_PROGRESS_TRACKING"),
+        ({"ASYNC_PROGRESS_TRACKING": "true"}, "QUARANTINE=false"),  # async offsets hide the failed batch's range
     ],
 )
 def test_bad_values_fail_fast_naming_the_setting(env, named):
     with pytest.raises(SettingsError, match=named):
         Settings.load(env)
+
+
+def test_async_progress_tracking_is_allowed_without_the_quarantine():
+    s = Settings.load({"ASYNC_PROGRESS_TRACKING": "true", "QUARANTINE": "false"})
+    assert s.async_progress_tracking and not s.quarantine
 
 
 def test_secrets_are_masked_everywhere():
