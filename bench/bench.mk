@@ -19,9 +19,9 @@ bench: bench-deps kafka-jars ## Full benchmark (~13 min on 2 idle cores): every 
 	$(BENCH_WITH_BROKER) $(PY) -m bench.run --out bench/results/full.json --report docs/benchmarks.md \
 		--plot docs/benchmarks.png $(BENCH_ARGS)
 
-bench-quick: bench-deps kafka-jars ## Quick benchmark (~2 min): 400 docs, 15 s latency phase, no scaling; results under bench/results/raw/
-	$(BENCH_WITH_BROKER) $(PY) -m bench.run --docs 400 --latency-seconds 15 --no-scaling \
-		--out bench/results/raw/quick.json $(BENCH_ARGS)
+bench-quick: bench-deps kafka-jars ## Quick benchmark (~3 min): 400 docs, one 15 s latency phase at 50%, no scaling, no ceiling sweep; results under bench/results/raw/
+	$(BENCH_WITH_BROKER) $(PY) -m bench.run --docs 400 --latency-seconds 15 --no-scaling --curve 0.5 \
+		--ceiling-batch-sizes 64 --mixed-repeat 1 --out bench/results/raw/quick.json $(BENCH_ARGS)
 
 bench-levers: bench-deps kafka-jars ## Study the service's levers (drain rate per setting) into bench/results/raw/levers.json
 	$(BENCH_WITH_BROKER) $(PY) -m bench.levers --out bench/results/raw/levers.json $(BENCH_ARGS)

@@ -91,78 +91,122 @@ def _tail(path: Path, lines: int = 30) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def measure(spec: Spec, docs: list[dict], bootstrap: str, *, rate: float | None, latency_seconds: float,
-            expected: list | None = None, rate_from_drain: float = 0.0) -> dict:
-    """Run one contender through warm-up, drain and (when a rate is known) the fixed-rate phase.
+class Run:
+    """One contender process on fresh topics, with its resource sampler, result collector and input sender.
 
-    `rate_from_drain` > 0 sets the rate to that fraction of this contender's own measured drain rate.
+    Phases run in the order called, in the same process: `warm`, then any number of `drain` and `paced` phases,
+    each on keys of its own. `summary()` adds what the whole run saw (duplicates, peak RSS, load).
     """
-    topics = fresh_topics(bootstrap, spec.name, spec.partitions)
-    command, env = spec.command(bootstrap, topics)
-    log_path = topics.log
-    load_before = os.getloadavg()
-    say(f"{spec.label}: starting ({' '.join(command[-6:])}) log {log_path.relative_to(REPO)}")
-    proc = launch(command, env, log_path)
-    sampler, collector = TreeSampler(proc.pid), Collector(bootstrap, topics.output)
-    sender = Sender(bootstrap, topics.input)
-    sampler.start()
-    collector.start()
-    alive = lambda: proc.poll() is None  # noqa: E731
-    progress = lambda done, total: say(f"{spec.label}: {done}/{total} results")  # noqa: E731
-    try:
-        if spec.group_members:
-            took = wait_group_balanced(bootstrap, topics.group, spec.group_members)
-            say(f"{spec.label}: consumer group balanced over {spec.group_members} members after {took:.1f}s")
-        warm = [(f"warm-{i}", encode(f"warm-{i}", docs[i % len(docs)])) for i in range(8 * spec.partitions)]
-        started = time.monotonic()
-        sender.burst(warm)
-        if not collector.wait_for({k for k, _ in warm}, 600, alive=alive):
-            raise RuntimeError(f"{spec.label} produced no warm-up results:\n{_tail(log_path)}")
-        say(f"{spec.label}: warm after {time.monotonic() - started:.1f}s; draining {len(docs)} docs")
 
-        drain = [(f"d{i}-{d['uuid']}", encode(f"d{i}-{d['uuid']}", d)) for i, d in enumerate(docs)]
-        cpu0 = sampler.mark()
-        sent = sender.burst(drain)
-        if not collector.wait_for(set(sent), max(600.0, len(docs) / 2), progress, alive):
-            raise RuntimeError(f"{spec.label} did not drain {len(docs)} docs:\n{_tail(log_path)}")
-        cpu1 = sampler.mark()
-        got = collector.results(sent)
+    def __init__(self, spec: Spec, bootstrap: str) -> None:
+        self.spec, self.bootstrap = spec, bootstrap
+        self.topics = fresh_topics(bootstrap, spec.name, spec.partitions)
+        command, env = spec.command(bootstrap, self.topics)
+        self.load_before = os.getloadavg()
+        say(f"{spec.label}: starting ({' '.join(command[-6:])}) log {self.topics.log.relative_to(REPO)}")
+        self.proc = launch(command, env, self.topics.log)
+        self.sampler, self.collector = TreeSampler(self.proc.pid), Collector(bootstrap, self.topics.output)
+        self.sender = Sender(bootstrap, self.topics.input)
+        self.sampler.start()
+        self.collector.start()
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def _progress(self, done: int, total: int) -> None:
+        say(f"{self.spec.label}: {done}/{total} results")
+
+    def warm(self, docs: list[dict]) -> None:
+        if self.spec.group_members:
+            took = wait_group_balanced(self.bootstrap, self.topics.group, self.spec.group_members)
+            say(f"{self.spec.label}: consumer group balanced over {self.spec.group_members} members after {took:.1f}s")
+        warm = [(f"warm-{i}", encode(f"warm-{i}", docs[i % len(docs)])) for i in range(8 * self.spec.partitions)]
+        started = time.monotonic()
+        self.sender.burst(warm)
+        if not self.collector.wait_for({k for k, _ in warm}, 600, alive=self.alive):
+            raise RuntimeError(f"{self.spec.label} produced no warm-up results:\n{_tail(self.topics.log)}")
+        say(f"{self.spec.label}: warm after {time.monotonic() - started:.1f}s")
+
+    def drain(self, docs: list[dict], tag: str = "d", expected: list | None = None) -> dict:
+        """Send `docs` at once; drain time, rate and CPU per 1k docs until the last result."""
+        drain = [(f"{tag}{i}-{d['uuid']}", encode(f"{tag}{i}-{d['uuid']}", d)) for i, d in enumerate(docs)]
+        cpu0 = self.sampler.mark()
+        sent = self.sender.burst(drain)
+        if not self.collector.wait_for(set(sent), max(600.0, len(docs) / 2), self._progress, self.alive):
+            raise RuntimeError(f"{self.spec.label} did not drain {len(docs)} docs:\n{_tail(self.topics.log)}")
+        cpu1 = self.sampler.mark()
+        got = self.collector.results(sent)
         seconds = (max(ts for ts, _ in got.values()) - min(sent.values())) / 1000
-        result = {"name": spec.name, "label": spec.label, "partitions": spec.partitions, **spec.info,
-                  "docs": len(docs), "drain_seconds": round(seconds, 2), "docs_per_s": round(len(docs) / seconds, 1),
-                  "cpu_s_per_1k_docs": round(sampler.cpu_between(cpu0, cpu1) / len(docs) * 1000, 1),
+        result = {"docs": len(docs), "drain_seconds": round(seconds, 2), "docs_per_s": round(len(docs) / seconds, 1),
+                  "cpu_s_per_1k_docs": round(self.sampler.cpu_between(cpu0, cpu1) / len(docs) * 1000, 1),
                   "cpu_s_per_1k_docs_by_kind": {k: round(v / len(docs) * 1000, 1)
-                                                for k, v in sampler.cpu_by_kind(cpu0, cpu1).items()},
-                  "load_before": [round(x, 2) for x in load_before]}
+                                                for k, v in self.sampler.cpu_by_kind(cpu0, cpu1).items()}}
         if expected is not None:
             entities = [json.loads(got[k][1])["entities"] for k, _ in drain]
             result["entities_differ"] = sum(a != b for a, b in zip(entities, expected, strict=True))
-        say(f"{spec.label}: drained {len(docs)} docs in {seconds:.1f}s = {result['docs_per_s']} docs/s")
+        say(f"{self.spec.label}: drained {len(docs)} docs ({tag}) in {seconds:.1f}s = {result['docs_per_s']} docs/s")
+        return result
 
+    def paced(self, docs: list[dict], rate: float, seconds: float, tag: str = "l") -> dict:
+        """Send at `rate` docs/s for `seconds`; latency from each doc's send to its result record."""
+        n = max(1, int(rate * seconds))
+        keys = [f"{tag}{i}-{docs[i % len(docs)]['uuid']}" for i in range(n)]
+        paced = [(k, encode(k, docs[i % len(docs)])) for i, k in enumerate(keys)]
+        say(f"{self.spec.label}: {n} docs at {rate:.1f} docs/s for latency")
+        sent = self.sender.paced(paced, rate)
+        self.collector.wait_for(set(sent), seconds + 600, self._progress, self.alive)
+        got = self.collector.results(sent)
+        lat = [got[k][0] - sent[k] for k in sent if k in got]
+        result = {"rate_docs_per_s": round(rate, 1), **percentiles(lat), "missing": len(sent) - len(got)}
+        say(f"{self.spec.label}: latency {result}")
+        return result
+
+    def summary(self) -> dict:
+        return {"duplicates": self.collector.duplicates, "peak_rss": self.sampler.peak_by_kind(),
+                "load_before": [round(x, 2) for x in self.load_before],
+                "load_after": [round(x, 2) for x in os.getloadavg()]}
+
+    def close(self) -> None:
+        self.sender.close()
+        _stop(self.proc)
+        self.sampler.stop()
+        self.collector.stop()
+        delete_topics(self.bootstrap, [self.topics.input, self.topics.output, self.topics.dead])
+
+    def __enter__(self) -> "Run":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def measure(spec: Spec, docs: list[dict], bootstrap: str, *, rate: float | None, latency_seconds: float,
+            expected: list | None = None, rate_from_drain: float = 0.0, curve: tuple[float, ...] = (),
+            curve_base: float | None = None) -> dict:
+    """Run one contender through warm-up, drain and (when a rate is known) the fixed-rate phase.
+
+    `rate_from_drain` > 0 sets the rate to that fraction of this contender's own measured drain rate. `curve`
+    adds fixed-rate phases at those fractions of `curve_base` docs/s (default: this contender's drain rate), in
+    order, in the same process; a phase at the main rate's fraction is the main latency and is not run twice.
+    """
+    with Run(spec, bootstrap) as run:
+        run.warm(docs)
+        result = {"name": spec.name, "label": spec.label, "partitions": spec.partitions, **spec.info,
+                  **run.drain(docs, expected=expected)}
         if rate_from_drain:
             rate = rate_from_drain * result["docs_per_s"]
-        if rate and latency_seconds > 0:
-            n = max(1, int(rate * latency_seconds))
-            keys = [f"l{i}-{docs[i % len(docs)]['uuid']}" for i in range(n)]
-            paced = [(k, encode(k, docs[i % len(docs)])) for i, k in enumerate(keys)]
-            say(f"{spec.label}: {n} docs at {rate:.1f} docs/s for latency")
-            sent = sender.paced(paced, rate)
-            collector.wait_for(set(sent), latency_seconds + 600, progress, alive)
-            got = collector.results(sent)
-            lat = [got[k][0] - sent[k] for k in sent if k in got]
-            result["latency_ms"] = {"rate_docs_per_s": round(rate, 1), **percentiles(lat),
-                                    "missing": len(sent) - len(got)}
-            say(f"{spec.label}: latency {result['latency_ms']}")
-        result["duplicates"] = collector.duplicates
-        result["peak_rss"] = sampler.peak_by_kind()
-        result["load_after"] = [round(x, 2) for x in os.getloadavg()]
-        return result
-    finally:
-        sender.close()
-        _stop(proc)
-        sampler.stop()
-        collector.stop()
-        delete_topics(bootstrap, [topics.input, topics.output, topics.dead])
+        base = curve_base or result["docs_per_s"]
+        points = []
+        for load in curve:
+            point = {"load": load, **run.paced(docs, load * base, latency_seconds, tag=f"c{load}-")}
+            points.append(point)
+            if rate and abs(load * base - rate) < 0.05:
+                result["latency_ms"] = point
+        if curve:
+            result["curve"] = {"base_docs_per_s": round(base, 1), "points": points}
+        if rate and latency_seconds > 0 and "latency_ms" not in result:
+            result["latency_ms"] = run.paced(docs, rate, latency_seconds)
+        return {**result, **run.summary()}
 
 
 def python() -> str:

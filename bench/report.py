@@ -49,11 +49,51 @@ def table(out: dict) -> str:
              f"fixed rate for latency: {rate} docs/s for {meta['latency_seconds']:.0f} s "
              f"({meta['load_fraction']:.0%} of this service's drain rate).", "", HEADER]
     lines += [_row(e) for e in out["contenders"]]
+    lines += _curve(out)
+    lines += _languages(out)
     if out.get("scaling"):
         lines += ["", "Scaling of this service (drain only, same corpus):", "", HEADER]
         lines += [_row(e) for e in out["contenders"] if e.get("name") == "service"]
         lines += [_row(e) for e in out["scaling"]]
     return "\n".join(lines) + "\n"
+
+
+def _curve(out: dict) -> list[str]:
+    """Latency against load: one row per contender, p50 / p99 ms at each input rate."""
+    curved = [e for e in out["contenders"] if e.get("curve")]
+    if not curved:
+        return []
+    points = curved[0]["curve"]["points"]
+    base = curved[0]["curve"]["base_docs_per_s"]
+    head = " | ".join(f"{p['load']:.0%} ({p['rate_docs_per_s']:.0f}/s)" for p in points)
+    lines = ["", f"Latency against load, p50 / p99 ms (producer -> result record) at fractions of this service's "
+                 f"drain rate ({base} docs/s); every contender gets the same input rates:", "",
+             f"| contender | own drain docs/s | {head} |", "|---|---:|" + "---|" * len(points)]
+    for e in curved:
+        cells = []
+        for p in e["curve"]["points"]:
+            missing = f" ({p['missing']} missing)" if p.get("missing") else ""
+            cells.append(f"{p['p50']:.0f} / {p['p99']:.0f}{missing}" if "p50" in p else "-")
+        lines.append(f"| {e['label']} | {e['docs_per_s']:.1f} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _languages(out: dict) -> list[str]:
+    """The mixed-language corpus through this service: the whole corpus, then each language alone."""
+    lang = out.get("languages")
+    if not lang:
+        return []
+    if "error" in lang:
+        return ["", f"Mixed-language corpus: failed: {lang['error'].splitlines()[0][:120]}"]
+    lines = ["", f"{lang['label']} ({lang['corpus']}, each drain sends its documents {lang['repeat']} times; "
+                 "the English and French rows are that language's documents alone, `lang` as given: a code, "
+                 "`auto` or none):", "",
+             "| documents | distinct docs | chars per doc | docs/s | drain s | CPU s / 1k docs |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for part, d in lang["drains"].items():
+        lines.append(f"| {part} | {d['distinct_docs']} | {d['chars_per_doc']} | {d['docs_per_s']:.1f} "
+                     f"| {d['drain_seconds']:.1f} | {d['cpu_s_per_1k_docs']:.1f} |")
+    return lines
 
 
 def update_markdown(path: Path, out: dict) -> None:
@@ -95,6 +135,40 @@ def plot(out: dict, path: Path) -> None:
     right.set_ylabel("seconds, producer -> result record (log)")
     right.set_title("Latency at a fixed rate")
     right.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    if any(e.get("curve") for e in out["contenders"]):
+        plot_curve(out, curve_path(path))
+
+
+def curve_path(path: Path) -> Path:
+    """Where the latency curve goes beside the main plot: docs/benchmarks.png -> docs/benchmarks-latency.png."""
+    return path.with_name(f"{path.stem}-latency{path.suffix}")
+
+
+def plot_curve(out: dict, path: Path) -> None:
+    """p50 (dashed) and p99 (solid) against the input rate, one colour per contender, with the targets."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    for e in (e for e in out["contenders"] if e.get("curve")):
+        points = [p for p in e["curve"]["points"] if "p99" in p]
+        rates = [p["rate_docs_per_s"] for p in points]
+        (line,) = ax.plot(rates, [p["p99"] / 1000 for p in points], marker="o", label=f"{e['label']} p99")
+        ax.plot(rates, [p["p50"] / 1000 for p in points], marker=".", linestyle="--", color=line.get_color(),
+                label=f"{e['label']} p50")
+        ax.axvline(e["docs_per_s"], color=line.get_color(), linestyle=":", linewidth=1)
+    base = next(e["curve"]["base_docs_per_s"] for e in out["contenders"] if e.get("curve"))
+    ax.plot([0.5 * base, 0.8 * base], [1.0, 2.0], "r*", markersize=12, label="targets: p99 <= 1 s at 50%, 2 s at 80%")
+    ax.set_yscale("log")
+    ax.set_xlabel("input rate, docs/s (dotted: each contender's drain rate)")
+    ax.set_ylabel("seconds, producer -> result record (log)")
+    ax.set_title("Latency against load (2 cores)")
+    ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
