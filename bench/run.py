@@ -65,7 +65,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:49192"),
                    help="[env: KAFKA_BOOTSTRAP_SERVERS]")
     p.add_argument("--contenders", default=",".join(CONTENDERS), help="comma list of " + ",".join(CONTENDERS))
-    p.add_argument("--latency-seconds", type=float, default=60.0, help="length of the fixed-rate phase")
+    p.add_argument("--latency-seconds", type=float, default=40.0, help="length of each fixed-rate phase")
     p.add_argument("--rate", type=float, default=0.0, help="fixed rate in docs/s (default: --load x service)")
     p.add_argument("--load", type=float, default=0.5, help="fixed rate as a fraction of the service's drain rate")
     p.add_argument("--curve", default=CURVE, help="loads of the latency curve ('' = only --load)")
