@@ -112,7 +112,10 @@ def test_a_backlog_of_maximum_length_texts_keeps_worker_memory_bounded(corpus, k
     texts = [prose[i * 1000:i * 1000 + 100_000] for i in range(24)]  # 24 different texts of 100,000 characters
     topics = (kafka_topics("input", 2), kafka_topics("result", 1), kafka_topics("dead", 1))
     produce(kafka_bootstrap, topics[0], [_doc(i, t) for i, t in enumerate(texts)])
-    job = jobs(job_env(kafka_bootstrap, topics, tmp_path / "ckpt", TRIGGER_INTERVAL="0 seconds"))
+    # This test is about memory: a budget of time far above one long text's inference (2-3 s on an idle core) keeps
+    # a busy machine from turning it into a timeout test (with the 5 s default, half the texts timed out at load 6).
+    job = jobs(job_env(kafka_bootstrap, topics, tmp_path / "ckpt", TRIGGER_INTERVAL="0 seconds",
+                       MESSAGE_TIMEOUT_SECONDS="120"))
     tail = Tail(kafka_bootstrap, topics[1], topics[2])
     peak: dict[int, int] = {}
 
