@@ -15,7 +15,7 @@ BENCH_ARGS ?=
 # test in `make test` needs them too.
 bench-deps: venv-dev ## Install the bench packages (quixstreams, matplotlib, psutil, py-spy) into .venv
 
-bench: bench-deps kafka-jars ## Full benchmark (~30 min on 2 idle cores): ceiling sweep, every contender with the latency curve, mixed languages, scaling; writes bench/results/full.json, docs/benchmarks.md and its plots
+bench: bench-deps kafka-jars ## Full benchmark (~22 min on 2 idle cores): ceiling sweep, every contender with the latency curve, mixed languages, scaling; writes bench/results/full.json, docs/benchmarks.md and its plots
 	$(BENCH_WITH_BROKER) $(PY) -m bench.run --out bench/results/full.json --report docs/benchmarks.md \
 		--plot docs/benchmarks.png $(BENCH_ARGS)
 
