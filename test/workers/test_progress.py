@@ -96,6 +96,20 @@ def test_a_failing_handler_is_counted_and_not_retried_forever():
     assert calls == [0] and poller.errors == 1
 
 
+def test_finish_never_raises_into_the_supervisor():
+    def handler(progress: dict) -> None:
+        raise ValueError("metrics broke")
+
+    poller = ProgressPoller(handler, interval=60)
+    query = ScriptedQuery("r1")
+    query.complete(0)
+    poller.watch(query)
+    poller.finish(query)  # in the supervisor's finally: must not hide how the query ended
+    assert poller.errors == 1
+    poller.step()  # and it no longer watches that query
+    assert poller.errors == 1
+
+
 @pytest.mark.integration
 def test_a_real_query_every_batch_handed_on(spark, tmp_path):
     out: list[dict] = []
