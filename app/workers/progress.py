@@ -56,17 +56,14 @@ class ProgressPoller(Worker):
             self._query = query
 
     def finish(self, query: Query) -> None:
-        """Hand on the ended query's last batches and stop watching it; a failure is logged and counted, as in a
-        step, so it never hides how the query itself ended (the supervisor calls this in a `finally`)."""
+        """Hand on the ended query's last batches and stop watching it. A failure is logged and counted as in any
+        step (`Worker._safe_step`), so it never hides how the query itself ended (the supervisor calls this in a
+        `finally`)."""
+        self.watch(query)
+        self._safe_step()
         with self._lock:
-            try:
-                self._poll(query)
-            except Exception as exc:  # noqa: BLE001 - side work: logged and counted like any step's failure
-                self.errors += 1
-                log.warning("%s: reading the ended query's last progress failed: %s", self.name, exc)
-            finally:
-                if self._query is query:
-                    self._query = None
+            if self._query is query:
+                self._query = None
 
     def step(self) -> None:
         with self._lock:
