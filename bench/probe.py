@@ -18,9 +18,7 @@ import numpy as np
 
 from bench.contenders import service
 from bench.corpus import corpus_path, load_docs
-from bench.harness import _stop, fresh_topics, launch, percentiles, say
-from bench.kafka_io import Collector, Sender, encode
-from deploy.local.stack.clients import delete_topics
+from bench.harness import Run, Spec, say
 
 BATCH_LINE = re.compile(r"batch (\d+): (\d+) rows, durations ms (\{.*\})")
 DURATIONS = ("triggerExecution", "addBatch", "queryPlanning", "latestOffset")
@@ -51,35 +49,19 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     overrides = dict(item.split("=", 1) for item in args.set)
     docs = load_docs(corpus_path())
-    topics = fresh_topics(args.bootstrap, "probe", 2)
-    command, env = service.command(args.bootstrap, topics, overrides={**overrides, "LOG_LEVEL": "DEBUG"})
-    log_path = topics.log
-    proc = launch(command, env, log_path)
-    collector, sender = Collector(args.bootstrap, topics.output), Sender(args.bootstrap, topics.input)
-    collector.start()
-    try:
-        warm = [(f"w{i}", encode(f"w{i}", docs[i])) for i in range(16)]
-        sender.burst(warm)
-        if not collector.wait_for({k for k, _ in warm}, 600, alive=lambda: proc.poll() is None):
-            say(f"probe: no warm-up results; see {log_path}")
+    spec = Spec("probe", "probe", lambda b, t: service.command(b, t, overrides={**overrides, "LOG_LEVEL": "DEBUG"}))
+    with Run(spec, args.bootstrap) as run:
+        try:
+            run.warm(docs)
+        except RuntimeError as exc:
+            say(f"probe: {exc}")
             return 1
-        warm_batches = len(BATCH_LINE.findall(log_path.read_text(errors="replace")))
-        n = max(1, int(args.rate * args.seconds))
-        paced = [(f"p{i}", encode(f"p{i}", docs[i % len(docs)])) for i in range(n)]
-        say(f"probe: {n} docs at {args.rate} docs/s, settings {overrides or 'best'}")
-        sent = sender.paced(paced, args.rate)
-        collector.wait_for(set(sent), 600, alive=lambda: proc.poll() is None)
-        got = collector.results(sent)
+        warm_batches = len(BATCH_LINE.findall(run.topics.log.read_text(errors="replace")))
+        say(f"probe: settings {overrides or 'the defaults'}")
         result = {"rate_docs_per_s": args.rate, "seconds": args.seconds, "settings": overrides,
-                  "latency_ms": {**percentiles([got[k][0] - sent[k] for k in sent if k in got]),
-                                 "missing": len(sent) - len(got)},
-                  "per_batch_ms": batch_durations(log_path.read_text(errors="replace"), warm_batches + 1),
+                  "latency_ms": run.paced(docs, args.rate, args.seconds, tag="p"),
+                  "per_batch_ms": batch_durations(run.topics.log.read_text(errors="replace"), warm_batches + 1),
                   "load_1m": round(os.getloadavg()[0], 2)}
-    finally:
-        sender.close()
-        _stop(proc)
-        collector.stop()
-        delete_topics(args.bootstrap, [topics.input, topics.output, topics.dead])
     say(f"probe: {json.dumps(result)}")
     if args.out:
         with args.out.open("a") as fh:

@@ -18,11 +18,9 @@ from pathlib import Path
 
 from bench.contenders import service
 from bench.corpus import corpus_path, load_docs
-from bench.harness import RAW, REPO, _stop, fresh_topics, launch, say
-from bench.kafka_io import Collector, Sender, encode
+from bench.harness import RAW, REPO, Run, Spec, say
+from bench.kafka_io import encode
 from bench.machine import describe
-from bench.procs import TreeSampler
-from deploy.local.stack.clients import delete_topics
 
 
 def default_rate() -> float:
@@ -67,46 +65,33 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     rate = args.rate or default_rate()
     docs = load_docs(corpus_path())
-    topics = fresh_topics(args.bootstrap, "soak", 2)
-    command, env = service.command(args.bootstrap, topics)
-    proc = launch(command, env, topics.log)
-    sampler, collector = TreeSampler(proc.pid), Collector(args.bootstrap, topics.output)
-    sender = Sender(args.bootstrap, topics.input)
-    sampler.start()
-    collector.start()
     samples: list[dict] = []
     sent = 0
-    try:
+    with Run(Spec("soak", "soak", service.command), args.bootstrap) as run:
         say(f"soak: {args.minutes} min at {rate:.1f} docs/s")
         ends = time.monotonic() + args.minutes * 60
-        while time.monotonic() < ends and proc.poll() is None:
+        while time.monotonic() < ends and run.alive():
             n = int(rate * args.interval)
             batch = [(f"s{j}", encode(f"s{j}", high_cardinality(docs[j % len(docs)], j)))
                      for j in range(sent, sent + n)]
-            sender.paced(batch, rate)
+            run.sender.paced(batch, rate)
             sent += n
-            sampler.sample()
+            run.sampler.sample()
             samples.append({"t": round(time.monotonic() - ends + args.minutes * 60), "sent": sent,
-                            "results": len(collector.seen), "rss_mb": sampler.rss_by_kind_now()})
+                            "results": len(run.collector.seen), "rss_mb": run.sampler.rss_by_kind_now()})
             say(f"soak: {samples[-1]}")
-    finally:
-        sender.close()
-        _stop(proc)
-        sampler.stop()
-        collector.stop()
-        delete_topics(args.bootstrap, [topics.input, topics.output, topics.dead])
     kinds = sorted({k for s in samples for k in s["rss_mb"]})
     out = {"meta": describe("python -m bench.soak " + " ".join(argv if argv is not None else sys.argv[1:])),
-           "rate_docs_per_s": rate, "minutes": args.minutes, "sent": sent, "results": len(collector.seen),
+           "rate_docs_per_s": rate, "minutes": args.minutes, "sent": sent, "results": len(run.collector.seen),
            "growth_percent": {k: growth(samples, k) for k in kinds},
            "growth_second_half_percent": {k: growth(samples, k, since=0.5) for k in kinds},
-           "peak_rss": sampler.peak_by_kind(),
+           "peak_rss": run.sampler.peak_by_kind(),
            "samples": samples}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1) + "\n")
     say(f"soak: RSS growth % by process kind {out['growth_percent']} (target < 5%), over the second half "
         f"{out['growth_second_half_percent']}")
-    return 0 if proc.returncode in (0, None, -15) else 1
+    return 0 if run.proc.returncode in (0, None, -15) else 1
 
 
 if __name__ == "__main__":
