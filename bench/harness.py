@@ -200,7 +200,7 @@ def measure(spec: Spec, docs: list[dict], bootstrap: str, *, rate: float | None,
         for load in curve:
             point = {"load": load, **run.paced(docs, load * base, latency_seconds, tag=f"c{load}-")}
             points.append(point)
-            if rate and abs(load * base - rate) < 0.05:
+            if rate and round(load * base, 1) == round(rate, 1):  # the rate may come rounded from a result
                 result["latency_ms"] = point
         if curve:
             result["curve"] = {"base_docs_per_s": round(base, 1), "points": points}
