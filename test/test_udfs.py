@@ -94,6 +94,22 @@ def test_a_worker_loads_the_model_once_and_reports_that_load(monkeypatch):
     assert list(models.load_seconds) == ["en"] and models.load_seconds["en"] > 0
 
 
+def test_a_loaded_model_is_out_of_the_collectors_reach(monkeypatch):
+    """pyspark's worker runs gc.collect() after every task: it must not walk the model's objects each time."""
+    import gc
+
+    from app import udfs
+
+    monkeypatch.setattr(udfs, "_MODELS", {})
+    gc.unfreeze()
+    try:
+        nlp, _ = udfs.worker_models(CONFIG).get("en")
+        assert gc.get_freeze_count() > 0
+        assert not any(o is nlp for o in gc.get_objects())
+    finally:
+        gc.unfreeze()
+
+
 def test_no_message_can_fail_the_batch(nlp):
     """Valid JSON that makes parsing raise (an integer of 5,000 digits), nesting deeper than the recursion limit,
     text from every Unicode plane, a uuid too large for one record: each message gets its own outcome."""
