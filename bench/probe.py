@@ -21,7 +21,8 @@ from bench.corpus import corpus_path, load_docs
 from bench.harness import Run, Spec, say
 
 BATCH_LINE = re.compile(r"batch (\d+): (\d+) rows, durations ms (\{.*\})")
-DURATIONS = ("triggerExecution", "addBatch", "queryPlanning", "latestOffset", "walCommit", "commitOffsets", "getBatch", "setOffsetRange", "getEndOffset", "commitBatch")
+DURATIONS = ("triggerExecution", "addBatch", "queryPlanning", "latestOffset", "walCommit", "commitOffsets",
+             "getBatch", "setOffsetRange", "getEndOffset", "commitBatch")
 
 
 def batch_durations(log_text: str, first_batch: int = 0) -> dict:
