@@ -79,6 +79,10 @@ class Settings:
     spark_master: str = setting("SPARK_MASTER", "local[*]", doc="used only when no session exists")
     spark_kafka_package: str = setting("SPARK_KAFKA_PACKAGE", "", doc="Maven coordinate; '' = match pyspark")
     spark_jars: str = setting("SPARK_JARS", "", doc="local jars instead of the package (comma list)")
+    driver_java_options: str = setting(
+        "DRIVER_JAVA_OPTIONS", "-XX:TieredStopAtLevel=1",
+        doc="the driver JVM's options when this job starts it (not on Databricks); C1 only: C2's compiler threads "
+            "took cores from the Python workers")
     consumer_group: str = setting("KAFKA_CONSUMER_GROUP", "ner-service", doc="offsets committed here for lag")
     offsets_commit_interval_seconds: float = setting("OFFSETS_COMMIT_INTERVAL_SECONDS", 5.0, doc="commit period")
     progress_poll_interval_seconds: float = setting(

@@ -109,6 +109,9 @@ def get_or_create(s: Settings) -> SparkSession:
         # inherits this process's environment when the gateway starts below.
         builder = builder.config("spark.driver.host", LOOPBACK).config("spark.driver.bindAddress", LOOPBACK)
         os.environ["SPARK_LOCAL_IP"] = LOOPBACK
+    if s.driver_java_options:
+        # Read when the driver JVM is launched, i.e. only here, where this job starts it.
+        builder = builder.config("spark.driver.extraJavaOptions", s.driver_java_options)
     if s.spark_jars:
         builder = builder.config("spark.jars", s.spark_jars)
     else:

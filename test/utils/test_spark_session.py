@@ -108,3 +108,12 @@ def test_python_workers_run_one_blas_thread_and_history_is_bounded(spark):
     assert set(seen) == {("1", "1", "1")}
     conf = spark.sparkContext.getConf()
     assert int(conf.get("spark.ui.retainedJobs")) <= 200 and int(conf.get("spark.sql.ui.retainedExecutions")) <= 100
+
+
+def test_the_driver_jvm_runs_with_the_configured_java_options(spark):
+    """DRIVER_JAVA_OPTIONS reaches the JVM the job starts: its own arguments, not just a conf entry."""
+    from app.settings import Settings
+
+    expected = Settings.load({"APP_ENV": "testing"}).driver_java_options
+    runtime = spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()
+    assert expected and set(expected.split()) <= set(runtime.getInputArguments())
