@@ -57,6 +57,9 @@ class Settings:
     max_text_length: int = setting("MAX_TEXT_LENGTH", 100000, doc="characters")
     nlp_batch_max_chars: int = setting(
         "NLP_BATCH_MAX_CHARS", 60000, doc="characters per nlp.pipe call (a longer text goes alone)")
+    vocab_warmup_chars: int = setting(
+        "VOCAB_WARMUP_CHARS", 1_000_000,
+        doc="characters of the first texts whose words each inference process keeps in its vocab (0 = none)")
     message_timeout_seconds: float = setting(
         "MESSAGE_TIMEOUT_SECONDS", 5.0, doc="inference budget per message; over it: an inference_timeout dead letter")
     inference_memory_mb: int = setting(
@@ -243,7 +246,7 @@ def _validate(s: Settings) -> None:
         _fail(s, "dead_letter_topic", "input, result and dead-letter topics must all differ")
     if s.starting_offsets not in ("earliest", "latest") and not s.starting_offsets.lstrip().startswith("{"):
         _fail(s, "starting_offsets", "must be earliest, latest or a JSON object of offsets")
-    for name in ("max_offsets_per_trigger", "min_partitions", "kafka_fetch_max_wait_ms"):
+    for name in ("max_offsets_per_trigger", "min_partitions", "kafka_fetch_max_wait_ms", "vocab_warmup_chars"):
         if getattr(s, name) < 0:
             _fail(s, name, "must be >= 0")
     for name in ("nlp_batch_size", "arrow_max_records_per_batch", "max_text_length"):

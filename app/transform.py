@@ -26,6 +26,7 @@ def inference_config(s: Settings, records: RecordBudget) -> InferenceConfig:
         records=records,
         lang_min_confidence=s.lang_min_confidence,
         nlp_batch_max_chars=s.nlp_batch_max_chars,
+        vocab_warmup_chars=s.vocab_warmup_chars,
         budget=None if s.inference_isolation == "inline" else Budget(
             seconds=s.message_timeout_seconds, memory_bytes=s.inference_memory_mb * 2**20),
     )

@@ -22,7 +22,7 @@ from app.isolation import Budget, Infer, InferenceProcess, Outcome, char_groups
 from app.language import Detect, detect_language
 from app.messages import AUTO, Limits, Message, Reason, Rejection, parse_message
 from app.models import load_pipeline, model_identity
-from app.ner import InferenceError, extract_entities
+from app.ner import InferenceError, VocabWarmup, extract_entities
 from app.records import DEFAULT_RECORD_BYTES, RecordBudget, Source, dead_letter, result_value
 from app.schemas import ANNOTATED_SCHEMA
 
@@ -43,6 +43,7 @@ class InferenceConfig:
     records: RecordBudget = RecordBudget(DEFAULT_RECORD_BYTES)
     lang_min_confidence: float = 0.8
     nlp_batch_max_chars: int = 60_000
+    vocab_warmup_chars: int = 0  # VOCAB_WARMUP_CHARS: text whose words each inference process keeps
     # None: inference runs in the worker itself, without a budget (tests and the benches' inline variant).
     budget: Budget | None = None
 
@@ -87,9 +88,11 @@ class Models:
             started = time.perf_counter()
             nlp = load_pipeline(dict(self._config.models)[lang], self._config.keep_components)
             batch_size = self._config.nlp_batch_size
+            # Per process: a forked inference process counts (and keeps) its own, from its first call.
+            warmup = VocabWarmup(self._config.vocab_warmup_chars)
 
             def inline(texts: list[str]) -> list[Outcome]:
-                return extract_entities(nlp, texts, batch_size)
+                return extract_entities(nlp, texts, batch_size, keep_vocab=warmup.take(texts))
 
             # The model's objects live as long as the worker: out of the collector's reach, pyspark's gc.collect()
             # after every task no longer walks them (~25-100 ms a task), and a forked inference process does not

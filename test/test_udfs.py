@@ -94,6 +94,24 @@ def test_a_worker_loads_the_model_once_and_reports_that_load(monkeypatch):
     assert list(models.load_seconds) == ["en"] and models.load_seconds["en"] > 0
 
 
+def test_a_worker_keeps_the_words_of_its_first_characters_only(monkeypatch, corpus):
+    """VOCAB_WARMUP_CHARS: the first texts' words stay in the vocab; later calls run in a memory zone."""
+    from dataclasses import replace
+
+    from app import udfs
+
+    monkeypatch.setattr(udfs, "_MODELS", {})
+    texts = [d["text"] for d in corpus[:12]]
+    config = replace(CONFIG, vocab_warmup_chars=sum(len(t) for t in texts[:4]))
+    nlp, infer = udfs.worker_models(config).get("en")
+    start = len(nlp.vocab.strings)
+    sizes = []
+    for i in range(0, 12, 4):
+        assert all(isinstance(o, list) for o in infer(texts[i:i + 4]))
+        sizes.append(len(nlp.vocab.strings))
+    assert sizes[0] > start and sizes[0] == sizes[1] == sizes[2]
+
+
 def test_a_loaded_model_is_out_of_the_collectors_reach(monkeypatch):
     """pyspark's worker runs gc.collect() after every task: it must not walk the model's objects each time."""
     import gc
