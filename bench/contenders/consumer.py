@@ -8,7 +8,7 @@ import argparse
 from app.messages import Limits, Message, parse_message
 from app.models import load_pipeline
 from app.ner import InferenceError, extract_entities
-from bench.contenders.common import arguments, result_value, run_workers, stop_event_on_sigterm
+from bench.contenders.common import arguments, result_value, run_workers, stop_event_on_sigterm, vocab_warmup
 
 LIMITS = Limits(max_text_length=100_000, supported_langs=frozenset({"en"}))
 
@@ -18,6 +18,7 @@ def work(args: argparse.Namespace) -> None:
 
     stop = stop_event_on_sigterm()
     nlp = load_pipeline(args.model)
+    warmup = vocab_warmup()
     consumer = KafkaConsumer(args.input, bootstrap_servers=args.bootstrap, group_id=args.group,
                              enable_auto_commit=False, auto_offset_reset="earliest",
                              max_poll_records=args.batch_size)
@@ -29,7 +30,8 @@ def work(args: argparse.Namespace) -> None:
                 continue
             parsed = [parse_message(r.value, LIMITS) for r in records]
             messages = [p for p in parsed if isinstance(p, Message)]
-            annotated = extract_entities(nlp, [m.text for m in messages], args.batch_size)
+            texts = [m.text for m in messages]
+            annotated = extract_entities(nlp, texts, args.batch_size, keep_vocab=warmup.take(texts))
             for m, entities in zip(messages, annotated, strict=True):
                 if not isinstance(entities, InferenceError):
                     producer.send(args.output, key=m.uuid.encode(), value=result_value(m.uuid, m.lang, entities))

@@ -9,7 +9,7 @@ import tempfile
 from app.messages import Limits, Message, parse_message
 from app.models import load_pipeline
 from app.ner import InferenceError, extract_entities
-from bench.contenders.common import arguments, run_workers
+from bench.contenders.common import arguments, run_workers, vocab_warmup
 
 LIMITS = Limits(max_text_length=100_000, supported_langs=frozenset({"en"}))
 
@@ -18,6 +18,7 @@ def work(args: argparse.Namespace) -> None:
     from quixstreams import Application
 
     nlp = load_pipeline(args.model)
+    warmup = vocab_warmup()
     # A state dir of its own per process: Quix creates ./state/<group> and the processes would race for it.
     state_dir = tempfile.mkdtemp(prefix="quix-state-")
     app = Application(broker_address=args.bootstrap, consumer_group=args.group, auto_offset_reset="earliest",
@@ -31,7 +32,7 @@ def work(args: argparse.Namespace) -> None:
         message = parse_message(value, LIMITS)
         if not isinstance(message, Message):
             return None
-        (entities,) = extract_entities(nlp, [message.text])
+        (entities,) = extract_entities(nlp, [message.text], keep_vocab=warmup.take([message.text]))
         if isinstance(entities, InferenceError):
             return None
         return {"uuid": message.uuid, "lang": message.lang, "entities": [e.__dict__ for e in entities]}
