@@ -2,7 +2,8 @@
 
 from typing import Any
 
-from app.settings import DURABLE_PRODUCER, Settings, parse_kafka_options
+from app.setting_lists import DURABLE_PRODUCER, parse_kafka_options
+from app.settings import Settings
 
 _JAAS_MODULES = {
     "PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModule",

@@ -25,7 +25,8 @@ from app.models import missing
 from app.pipeline import build_query
 from app.preflight import kafka_ready, max_record_bytes
 from app.records import RecordBudget
-from app.settings import Settings, SettingsError, parse_models
+from app.setting_lists import parse_models
+from app.settings import Settings, SettingsError
 from app.shutdown import StopSignal
 from app.supervisor import supervise
 from app.utils import logging_setup

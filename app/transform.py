@@ -10,7 +10,8 @@ from app.isolation import Budget
 from app.messages import Limits
 from app.records import RecordBudget
 from app.schemas import ANNOTATED_SCHEMA
-from app.settings import Settings, parse_models
+from app.setting_lists import parse_models
+from app.settings import Settings
 from app.udfs import InferenceConfig, make_annotator
 
 OBSERVATION = "ner"

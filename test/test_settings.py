@@ -2,7 +2,8 @@
 
 import pytest
 
-from app.settings import Settings, SettingsError, parse_models
+from app.setting_lists import parse_models
+from app.settings import Settings, SettingsError
 
 
 def test_defaults_are_the_local_demo():
