@@ -21,8 +21,10 @@ from test.helpers.streams import outputs, run_to_end, stream_settings
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
 # Not the `make cluster-up` defaults (7077, 8080-8082): tests may run while a developer's cluster is up.
-CLUSTER_ENV = {"CLUSTER_STATE_DIR": ".local/test-cluster", "SPARK_MASTER_PORT": "47177",
-               "SPARK_MASTER_WEBUI_PORT": "47180", "SPARK_WORKER_WEBUI_PORT": "47181", "SPARK_WORKERS": "2",
+# Ports below Linux's ephemeral range (32768-60999): there, any client socket could hold one for a moment, and a
+# master UI that finds its port taken moves to the next one, where the readiness check does not look (seen once).
+CLUSTER_ENV = {"CLUSTER_STATE_DIR": ".local/test-cluster", "SPARK_MASTER_PORT": "27177",
+               "SPARK_MASTER_WEBUI_PORT": "27180", "SPARK_WORKER_WEBUI_PORT": "27181", "SPARK_WORKERS": "2",
                "SPARK_WORKER_CORES": "1", "SPARK_WORKER_MEMORY": "2g"}
 MASTER_UI = f"http://127.0.0.1:{CLUSTER_ENV['SPARK_MASTER_WEBUI_PORT']}"
 DOCS = 300
@@ -45,8 +47,8 @@ def cluster() -> Iterator[str]:
     """A master and two one-core workers on this machine; yields the master URL."""
     spark_cluster = Cluster.from_env({**os.environ, **CLUSTER_ENV})
     spark_cluster.stop()  # daemons left by a killed session hold the ports
-    spark_cluster.start()
     try:
+        spark_cluster.start()  # inside the try: a start that times out still stops the daemons it launched
         yield spark_cluster.master_url
     finally:
         spark_cluster.stop()
