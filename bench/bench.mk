@@ -10,7 +10,7 @@ BENCH_KAFKA = KAFKA_PORT=$(BENCH_KAFKA_PORT) KAFKA_CONTROLLER_PORT=$(BENCH_KAFKA
 BENCH_WITH_BROKER = $(BENCH_KAFKA) start && trap '$(BENCH_KAFKA) stop' EXIT && KAFKA_BOOTSTRAP_SERVERS=$(BENCH_BOOTSTRAP)
 BENCH_ARGS ?=
 
-.PHONY: bench-deps bench bench-quick bench-levers bench-probe soak
+.PHONY: bench-deps bench bench-quick bench-levers bench-probe bench-shares soak
 # The bench-only packages (bench/requirements.txt) come with the dev set (make venv-dev), as the harness smoke
 # test in `make test` needs them too.
 bench-deps: venv-dev ## Install the bench packages (quixstreams, matplotlib, psutil, py-spy) into .venv
@@ -28,6 +28,9 @@ bench-levers: bench-deps kafka-jars ## Study the service's levers (drain rate pe
 
 bench-probe: bench-deps kafka-jars ## The service at one rate with per-batch durations, e.g. BENCH_ARGS="--rate 80 --set KAFKA_FETCH_MAX_WAIT_MS=500"
 	$(BENCH_WITH_BROKER) $(PY) -m bench.probe --out bench/results/raw/probe.jsonl $(BENCH_ARGS)
+
+bench-shares: bench-deps kafka-jars ## Where the cores go during a drain, per role (inference, JVM, broker, harness...), for the service and the plain consumer; bench/results/raw/shares.json
+	$(BENCH_WITH_BROKER) $(PY) -m bench.shares --out bench/results/raw/shares.json $(BENCH_ARGS)
 
 SOAK_MINUTES ?= 120
 soak: bench-deps kafka-jars ## 2-hour RSS soak of the service at 50% load (not in CI; SOAK_MINUTES=30 for a short one); bench/results/raw/soak.json
