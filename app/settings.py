@@ -46,6 +46,9 @@ class Settings:
         "ASYNC_PROGRESS_TRACKING", False,
         doc="write offset/commit logs off the batch path (not with available-now; needs QUARANTINE=false)")
     checkpoint_location: str = setting("CHECKPOINT_LOCATION", ".local/checkpoints/ner", doc="the Spark checkpoint")
+    checkpoint_file_manager: str = setting(
+        "CHECKPOINT_FILE_MANAGER", "auto",
+        doc="auto (renames through java.io for a checkpoint on the local disk), spark (Spark's choice) or filesystem")
     fail_on_data_loss: bool = setting("FAIL_ON_DATA_LOSS", True, doc="fail if unread offsets were deleted")
     query_name: str = setting("QUERY_NAME", "ner", doc="streaming query and Spark app name")
     spacy_models: tuple[str, ...] = setting(
@@ -199,6 +202,8 @@ def _validate(s: Settings) -> None:
         # batch's offsets may not be in the checkpoint, and the quarantine could not find the message that failed.
         _fail(s, "async_progress_tracking", "the quarantine needs every batch's offsets in the checkpoint, which "
               "Spark's asynchronous progress tracking does not write; set QUARANTINE=false to trade it for latency")
+    if s.checkpoint_file_manager not in ("auto", "spark", "filesystem"):
+        _fail(s, "checkpoint_file_manager", "must be auto, spark or filesystem")
     if s.inference_isolation not in ("process", "inline"):
         _fail(s, "inference_isolation", "must be process or inline")
     try:

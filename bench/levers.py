@@ -45,6 +45,8 @@ VARIANTS: tuple[tuple[str, dict[str, str | None]], ...] = (
     ("vocab-warmup-200k", {"VOCAB_WARMUP_CHARS": "200000"}),
     # The driver JVM with the JVM's default JIT (C1 and C2) instead of the shipped C1-only DRIVER_JAVA_OPTIONS.
     ("jvm-default-jit", {"DRIVER_JAVA_OPTIONS": ""}),
+    # Spark's default (FileContext) checkpoint manager instead of the FileSystem one: ten forks per log entry.
+    ("checkpoint-manager-spark", {"CHECKPOINT_FILE_MANAGER": "spark"}),
     ("driver-memory-2g", {"PYSPARK_SUBMIT_ARGS": "--driver-memory 2g pyspark-shell"}),
     ("baseline-again", {}),
 )

@@ -43,6 +43,7 @@ def test_unknown_key_in_file_fails(tmp_path):
         ({"STARTING_OFFSETS": "beginning"}, "STARTING_OFFSETS"),
         ({"RESULT_TOPIC": "input"}, "DEAD_LETTER_TOPIC"),
         ({"NLP_BATCH_SIZE": "0"}, "NLP_BATCH_SIZE"),
+        ({"CHECKPOINT_FILE_MANAGER": "hdfs"}, "CHECKPOINT_FILE_MANAGER"),
         ({"VOCAB_WARMUP_CHARS": "-1"}, "VOCAB_WARMUP_CHARS"),
         ({"KAFKA_SECURITY_PROTOCOL": "SASL_SSL"}, "KAFKA_SASL_MECHANISM"),
         ({"KAFKA_SSL_CA_LOCATION": "/nonexistent/ca.pem"}, "KAFKA_SSL_CA_LOCATION"),

@@ -117,3 +117,62 @@ def test_the_driver_jvm_runs_with_the_configured_java_options(spark):
     expected = Settings.load({"APP_ENV": "testing"}).driver_java_options
     runtime = spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()
     assert expected and set(expected.split()) <= set(runtime.getInputArguments())
+
+
+@pytest.mark.parametrize(("choice", "location", "local_session", "filesystem"), [
+    ("auto", ".local/checkpoints/ner", True, True),  # a local session resolves a bare path on the local disk
+    ("auto", "/var/lib/ner/checkpoint", True, True),
+    ("auto", "file:///var/lib/ner/checkpoint", False, True),
+    ("auto", ".local/checkpoints/ner", False, False),  # a runtime's session: its default file system decides
+    ("auto", "dbfs:/checkpoints/ner", False, False),
+    ("auto", "hdfs://nn:8020/checkpoints/ner", True, False),
+    ("auto", "s3a://bucket/checkpoints/ner", True, False),
+    ("spark", ".local/checkpoints/ner", True, False),
+    ("filesystem", "dbfs:/checkpoints/ner", False, True),
+])
+def test_the_local_disk_gets_the_filesystem_checkpoint_manager(choice, location, local_session, filesystem):
+    from app.settings import Settings
+    from app.utils.spark_session import FILESYSTEM_CHECKPOINT_MANAGER, checkpoint_conf
+
+    s = Settings.load({"APP_ENV": "testing", "CHECKPOINT_FILE_MANAGER": choice, "CHECKPOINT_LOCATION": location})
+    expected = {"spark.sql.streaming.checkpointFileManagerClass": FILESYSTEM_CHECKPOINT_MANAGER} if filesystem else {}
+    assert checkpoint_conf(s, local_session) == expected
+
+
+def _processes_started_by_checkpoint_writes(spark, checkpoint: Path) -> list[str]:
+    """The commands the driver JVM started while a stream wrote three batches to `checkpoint` (JFR's
+    jdk.ProcessStart events, recorded inside that JVM)."""
+    jvm = spark.sparkContext._jvm
+    recording = jvm.jdk.jfr.Recording()
+    recording.enable("jdk.ProcessStart")
+    recording.start()
+    query = (spark.readStream.format("rate").option("rowsPerSecond", "10").load()
+             .writeStream.format("noop").option("checkpointLocation", str(checkpoint)).start())
+    try:
+        while query.lastProgress is None or query.lastProgress["batchId"] < 2:
+            query.awaitTermination(0.2)
+    finally:
+        query.stop()
+        recording.stop()
+    dump = checkpoint.parent / "processes.jfr"
+    recording.dump(jvm.java.io.File(str(dump)).toPath())
+    recording.close()
+    events = jvm.jdk.jfr.consumer.RecordingFile.readAllEvents(jvm.java.io.File(str(dump)).toPath())
+    return [events.get(i).getString("command") for i in range(events.size())]
+
+
+def test_checkpoint_writes_fork_no_readlink(spark, tmp_path):
+    """The session the job builds (a local one, a checkpoint on the local disk) writes each log entry without a
+    `readlink` process per rename; with Spark's default manager the same stream forks them."""
+    key = "spark.sql.streaming.checkpointFileManagerClass"
+    assert spark.conf.get(key, None) is not None
+    ours = _processes_started_by_checkpoint_writes(spark, tmp_path / "ours" / "checkpoint")
+    assert (tmp_path / "ours" / "checkpoint" / "commits" / "2").is_file()
+    chosen = spark.conf.get(key)
+    spark.conf.unset(key)
+    try:
+        default = _processes_started_by_checkpoint_writes(spark, tmp_path / "default" / "checkpoint")
+    finally:
+        spark.conf.set(key, chosen)
+    assert not [c for c in ours if c.startswith("readlink")], ours
+    assert len([c for c in default if c.startswith("readlink")]) >= 3 * 8, default  # ~8 per log entry, 2 per batch
