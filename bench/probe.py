@@ -95,21 +95,23 @@ def main(argv: list[str] | None = None) -> int:
               "--conf spark.eventLog.compress=false pyspark-shell")
     env = {**overrides, "LOG_LEVEL": "DEBUG", "PYSPARK_SUBMIT_ARGS": submit}
     spec = Spec("probe", "probe", lambda b, t: service.command(b, t, overrides=env))
-    with Run(spec, args.bootstrap) as run:
-        try:
-            run.warm(docs)
-        except RuntimeError as exc:
-            say(f"probe: {exc}")
-            return 1
-        warm_batches = len(BATCH_LINE.findall(run.topics.log.read_text(errors="replace")))
-        warm_stages = stage_timeline(read_event_log(events))["stages"]
-        say(f"probe: settings {overrides or 'the defaults'}")
-        result = {"rate_docs_per_s": args.rate, "seconds": args.seconds, "settings": overrides,
-                  "latency_ms": run.paced(docs, args.rate, args.seconds, tag="p"),
-                  "per_batch_ms": batch_durations(run.topics.log.read_text(errors="replace"), warm_batches + 1),
-                  "stages_ms": stage_timeline(read_event_log(events), warm_stages),
-                  "load_1m": round(os.getloadavg()[0], 2)}
-    shutil.rmtree(events, ignore_errors=True)
+    try:
+        with Run(spec, args.bootstrap) as run:
+            try:
+                run.warm(docs)
+            except RuntimeError as exc:
+                say(f"probe: {exc}")
+                return 1
+            warm_batches = len(BATCH_LINE.findall(run.topics.log.read_text(errors="replace")))
+            warm_stages = stage_timeline(read_event_log(events))["stages"]
+            say(f"probe: settings {overrides or 'the defaults'}")
+            result = {"rate_docs_per_s": args.rate, "seconds": args.seconds, "settings": overrides,
+                      "latency_ms": run.paced(docs, args.rate, args.seconds, tag="p"),
+                      "per_batch_ms": batch_durations(run.topics.log.read_text(errors="replace"), warm_batches + 1),
+                      "stages_ms": stage_timeline(read_event_log(events), warm_stages),
+                      "load_1m": round(os.getloadavg()[0], 2)}
+    finally:
+        shutil.rmtree(events, ignore_errors=True)
     say(f"probe: {json.dumps(result)}")
     if args.out:
         with args.out.open("a") as fh:
