@@ -23,6 +23,7 @@ from bench.corpus import corpus_path, load_docs
 from bench.harness import REPO, say
 from bench.machine import describe
 from bench.run import specs
+from deploy.local.stack import procs
 
 ROLES = ("inference", "service Python workers", "service JVM", "contender driver", "Kafka broker",
          "bench harness", "other", "idle")
@@ -72,21 +73,16 @@ def role(pid: int, table: dict[int, Proc], contender: int, harness_pid: int) -> 
 
 
 def _table() -> dict[int, Proc]:
+    """Every live process: its parent and command line (through /proc, as the rest of the bench reads them)."""
     table = {}
-    for p in psutil.process_iter(["ppid", "cmdline"]):
-        table[p.pid] = Proc(p.info["ppid"] or 0, " ".join(p.info["cmdline"] or []))
+    for pid in procs.pids():
+        if (ppid := procs.parent(pid)) is not None:
+            table[pid] = Proc(ppid, procs.cmdline(pid))
     return table
 
 
 def _cpu() -> dict[int, float]:
-    out = {}
-    for p in psutil.process_iter():
-        try:
-            times = p.cpu_times()
-            out[p.pid] = times.user + times.system
-        except psutil.Error:
-            continue
-    return out
+    return {pid: procs.cpu_seconds(pid) for pid in procs.pids()}
 
 
 def measure_window(contender: int, seconds: float) -> dict:

@@ -46,6 +46,17 @@ def start_time(pid: int) -> int | None:
     return None if stat is None else stat[2]
 
 
+def parent(pid: int) -> int | None:
+    """The parent pid of a live process; None when it is gone."""
+    stat = _stat(pid)
+    return None if stat is None else stat[0]
+
+
+def pids() -> list[int]:
+    """Every process on the machine right now."""
+    return [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+
+
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU time of a process so far; 0 when it is gone."""
     stat = _stat(pid)
@@ -79,10 +90,10 @@ def descendants(root: int) -> dict[int, int]:
     """Every live descendant of `root` as {pid: start time} (the start time tells a reused pid apart)."""
     children: dict[int, list[int]] = {}
     starts: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and (stat := _stat(int(entry))) is not None:
-            children.setdefault(stat[0], []).append(int(entry))
-            starts[int(entry)] = stat[2]
+    for pid in pids():
+        if (stat := _stat(pid)) is not None:
+            children.setdefault(stat[0], []).append(pid)
+            starts[pid] = stat[2]
     found: dict[int, int] = {}
     todo = [root]
     while todo:
