@@ -59,6 +59,12 @@ class TreeSampler(threading.Thread):
         with self._lock:
             return dict(self.cpu)
 
+    def cores_used(self, seconds: float) -> float:
+        """Cores the tree keeps busy over the next `seconds` (CPU seconds / wall seconds)."""
+        start = self.mark()
+        threading.Event().wait(seconds)
+        return self.cpu_between(start, self.mark()) / seconds
+
     @staticmethod
     def cpu_between(start: dict[int, float], end: dict[int, float]) -> float:
         return sum(cpu - start.get(pid, 0.0) for pid, cpu in end.items())

@@ -103,8 +103,7 @@ def measure_window(contender: int, seconds: float) -> dict:
 
 def shares(name: str, docs: list[dict], bootstrap: str, delay: float, window: float) -> dict:
     spec = specs(os.cpu_count() or 1)[name]
-    with harness.Run(spec, bootstrap) as run:
-        run.warm(docs)
+    with harness.warmed(spec, bootstrap, docs) as run:
         found: dict = {}
 
         def sample() -> None:

@@ -11,7 +11,7 @@ FIGURES = ("docs_per_s", "tokens_per_s", "ratio_to_ceiling", "cpu_s_per_1k_docs"
 def test_every_contender_runs_and_reports(kafka_bootstrap, tmp_path):
     # Imported here, not at collection: the image's unit stage has no bench packages and deselects this test.
     # In .venv they are deps (tox.ini), so this never skips.
-    from bench import run
+    from bench import harness, run
 
     out, md, png = tmp_path / "smoke.json", tmp_path / "benchmarks.md", tmp_path / "benchmarks.png"
     code = run.main(["--docs", "30", "--latency-seconds", "3", "--no-scaling", "--bootstrap", kafka_bootstrap,
@@ -29,6 +29,9 @@ def test_every_contender_runs_and_reports(kafka_bootstrap, tmp_path):
             assert entry["entities_differ"] == 0, name
         if name != "ceiling":
             assert entry["latency_ms"]["missing"] == 0 and entry["latency_ms"]["p99"] > 0, name
+        if name in ("consumer", "quix"):  # consumer groups: checked idle after the warm-up before measuring
+            assert entry["idle_cores_after_warm_up"] <= harness.IDLE_CORES_MAX, (name, entry)
+            assert isinstance(entry["restarts"], list), name
     for name in run.CURVED:  # the latency curve: every contender at the same input rates, main point included
         curve = by_name[name]["curve"]
         assert [p["load"] for p in curve["points"]] == [0.25, 0.5]
