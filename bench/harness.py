@@ -206,21 +206,16 @@ def warmed(spec: Spec, bootstrap: str, docs: list[dict]) -> Iterator[Run]:
     fresh topics, up to START_ATTEMPTS times; the reasons are in `run.restarts`."""
     stuck: list[str] = []
     for _ in range(START_ATTEMPTS):
-        run = Run(spec, bootstrap)
-        try:
-            run.warm(docs)
-        except StuckContender as exc:
-            say(f"{exc}: stopping it and starting it again")
-            stuck.append(str(exc))
-            run.close()
-            continue
-        except BaseException:
-            run.close()
-            raise
-        run.restarts = stuck
-        with run:
+        with Run(spec, bootstrap) as run:
+            try:
+                run.warm(docs)
+            except StuckContender as exc:
+                say(f"{exc}: stopping it and starting it again")
+                stuck.append(str(exc))
+                continue
+            run.restarts = stuck
             yield run
-        return
+            return
     raise RuntimeError(f"{spec.label} came up stuck {START_ATTEMPTS} times: {stuck}")
 
 

@@ -2,6 +2,7 @@
 RSS and CPU times come from the toolbox (deploy/local/stack/procs.py), by pid through /proc."""
 
 import threading
+import time
 
 from deploy.local.stack import procs
 
@@ -62,7 +63,7 @@ class TreeSampler(threading.Thread):
     def cores_used(self, seconds: float) -> float:
         """Cores the tree keeps busy over the next `seconds` (CPU seconds / wall seconds)."""
         start = self.mark()
-        threading.Event().wait(seconds)
+        time.sleep(seconds)
         return self.cpu_between(start, self.mark()) / seconds
 
     @staticmethod
