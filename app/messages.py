@@ -1,61 +1,8 @@
 """Parsing and validation of raw input messages: bytes in, a Message or a Rejection out (errors as data)."""
 
 import json
-from dataclasses import dataclass
-from enum import StrEnum
 
-
-class Reason(StrEnum):
-    """Machine-readable dead-letter reasons."""
-
-    NULL_VALUE = "null_value"
-    INVALID_UTF8 = "invalid_utf8"
-    INVALID_JSON = "invalid_json"
-    NOT_AN_OBJECT = "not_an_object"
-    MISSING_UUID = "missing_uuid"
-    INVALID_UUID = "invalid_uuid"
-    MISSING_TEXT = "missing_text"
-    INVALID_TEXT = "invalid_text"
-    EMPTY_TEXT = "empty_text"
-    TEXT_TOO_LONG = "text_too_long"
-    INVALID_LANG = "invalid_lang"
-    UNSUPPORTED_LANG = "unsupported_lang"
-    # lang omitted or "auto", and the detector was not sure enough (LANG_MIN_CONFIDENCE).
-    LANG_UNCERTAIN = "lang_uncertain"
-    INFERENCE_ERROR = "inference_error"
-    # The per-message budget ran out: the inference process was killed and restarted.
-    INFERENCE_TIMEOUT = "inference_timeout"
-    # The inference process died (a crash, a signal, an allocation over its memory limit) on this message alone.
-    INFERENCE_CRASHED = "inference_crashed"
-    RESULT_TOO_LARGE = "result_too_large"
-    # Any other exception while handling this one message (parse, validate, serialise): the boundary's catch-all.
-    INTERNAL_ERROR = "internal_error"
-    # Found by the quarantine after its micro-batch failed repeatedly (per-message isolation could not catch it).
-    POISON = "poison"
-
-
-AUTO = "auto"  # a message's lang when the service is to detect it
-
-
-@dataclass(frozen=True)
-class Message:
-    uuid: str
-    text: str
-    lang: str
-
-
-@dataclass(frozen=True)
-class Rejection:
-    reason: Reason
-    detail: str
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What a valid message may contain; picklable, shipped to the Python workers."""
-
-    max_text_length: int
-    supported_langs: frozenset[str]
+from app.contract import AUTO, Limits, Message, Reason, Rejection
 
 
 def _required_string(obj: dict, field: str, missing: Reason, invalid: Reason) -> str | Rejection:
@@ -73,6 +20,23 @@ def _required_string(obj: dict, field: str, missing: Reason, invalid: Reason) ->
     return value
 
 
+class _NotStrictJson(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        twice = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise _NotStrictJson(f"key {twice[:50]!r} appears twice in one object")
+    return obj
+
+
+def _no_constant(name: str) -> object:
+    raise _NotStrictJson(f"{name} is not a JSON number")
+
+
 def parse_message(value: bytes | None, limits: Limits) -> Message | Rejection:
     """Turn a Kafka value into a Message, or say precisely why it cannot be one."""
     if value is None:
@@ -82,7 +46,9 @@ def parse_message(value: bytes | None, limits: Limits) -> Message | Rejection:
     except UnicodeDecodeError as exc:
         return Rejection(Reason.INVALID_UTF8, f"value is not UTF-8: {exc}")
     try:
-        obj = json.loads(decoded)
+        # Strict JSON (RFC 8259): a key given twice is ambiguous (readers disagree on which one wins), and NaN or
+        # Infinity are not JSON, though Python's reader accepts them.
+        obj = json.loads(decoded, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
     except (ValueError, RecursionError) as exc:  # ValueError: also an integer of over 4,300 digits
         return Rejection(Reason.INVALID_JSON, f"value is not JSON: {exc}"[:500])
     if not isinstance(obj, dict):

@@ -1,7 +1,7 @@
 """Entry point: wire settings, Spark, the streaming query and the side workers; no logic lives here.
 
 `python -m app.run` or `spark-submit app/run.py` streams; `--mode batch --input PATH --output DIR` annotates files
-with the same transform (app/batch.py). Exit code 0 on a clean stop, 1 if the query or batch failed, 2 on bad
+with the same transform (app/spark/batch.py). Exit code 0 on a clean stop, 1 if the query or batch failed, 2 on bad
 settings or arguments.
 """
 
@@ -12,25 +12,26 @@ import sys
 import time
 from collections.abc import Mapping
 from contextlib import ExitStack
-from dataclasses import fields
 
 if __package__ in (None, ""):  # spark-submit app/run.py: make the `app` package importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from pyspark.sql.streaming import StreamingQuery
 
-from app import batch
-from app.kafka_options import kafka_python_config
-from app.models import missing
-from app.pipeline import build_query
-from app.preflight import kafka_ready, max_record_bytes
-from app.records import RecordBudget
+from app import logs
+from app.contract import RecordBudget
+from app.inference.models import missing
+from app.inference.proof import unproven
+from app.kafka.options import kafka_python_config
+from app.kafka.preflight import PreflightError, kafka_ready, max_record_bytes
 from app.setting_lists import parse_models
 from app.settings import Settings, SettingsError
+from app.settings_fields import walk
 from app.shutdown import StopSignal
-from app.supervisor import supervise
-from app.utils import logging_setup
-from app.utils.spark_session import session
+from app.spark import batch
+from app.spark.pipeline import build_query
+from app.spark.session import session
+from app.spark.supervisor import supervise
 from app.workers.metrics import AppMetrics
 from app.workers.metrics_push import MetricsPusher, SparkMetricsCollector, pushgateway, spark_metrics_urls
 from app.workers.offsets import OffsetsCommitter, kafka_commit, snapshot_from_progress
@@ -41,12 +42,16 @@ log = logging.getLogger("app.run")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    lines = [f"  {f.metadata['env']:<34} {f.name} (default {f.default!r}) {f.metadata['doc']}"
-             for f in fields(Settings)]
+    lines = [
+        f"  {f.metadata['env']:<34} {path} (default {f.default!r}) {f.metadata['doc']}" for path, f in walk(Settings)
+    ]
     parser = argparse.ArgumentParser(
-        prog="app.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="app.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="settings [env: VAR] (file app/config/<APP_ENV>.toml, overridden by the environment):\n"
-        + "\n".join(lines))
+        + "\n".join(lines),
+    )
     parser.add_argument("--mode", choices=("stream", "batch"), default="stream", help="default: stream")
     parser.add_argument("--input", help="batch: JSON Lines or Parquet file(s), local or s3a://")
     parser.add_argument("--output", help="batch: directory for result/ and dead-letter/")
@@ -70,11 +75,17 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"bad settings: {exc}", file=sys.stderr)
         return 2
-    if absent := missing(parse_models(settings.spacy_models)):
-        print(f"bad settings: SPACY_MODELS names models that are not installed: {', '.join(absent)} "
-              "(pip install the package, or give the path of a model directory)", file=sys.stderr)
+    if absent := missing(parse_models(settings.inference.models)):
+        print(
+            f"bad settings: SPACY_MODELS names models that are not installed: {', '.join(absent)} "
+            "(pip install the package, or give the path of a model directory)",
+            file=sys.stderr,
+        )
         return 2
-    logging_setup.configure(settings.log_level)
+    if broken := unproven(parse_models(settings.inference.models), settings.inference.keep_components):
+        print(f"bad settings: SPACY_MODELS names models that cannot annotate: {'; '.join(broken)}", file=sys.stderr)
+        return 2
+    logs.configure(settings.log_level, settings.log_format)
     log.info("effective settings: %s", settings.describe())
     if args.mode == "batch":
         return batch.main(settings, args.input, args.output, args.input_format, args.output_format)
@@ -86,40 +97,56 @@ def stream(settings: Settings) -> int:
     stop = StopSignal().install()  # from the start: a SIGTERM while Spark starts is a clean stop too
     if not kafka_ready(settings):
         return 1
-    records = RecordBudget(max_record_bytes(settings))
-    metrics = AppMetrics(tuple(parse_models(settings.spacy_models)))
+    try:
+        records = RecordBudget(max_record_bytes(settings))
+    except PreflightError as exc:
+        log.error("start-up check failed: %s", exc)
+        return 1
+    metrics = AppMetrics(tuple(parse_models(settings.inference.models)), settings.kafka.consumer_group)
     committer = OffsetsCommitter(
-        settings.consumer_group, kafka_commit(kafka_python_config(settings)),
-        settings.offsets_commit_interval_seconds,
-        on_commit=metrics.offset_commits.inc, on_failure=metrics.offset_commit_failures.inc)
+        settings.kafka.consumer_group,
+        kafka_commit(kafka_python_config(settings)),
+        settings.kafka.offsets_commit_interval_seconds,
+        on_commit=metrics.offset_commits.inc,
+        on_failure=metrics.offset_commit_failures.inc,
+    )
 
     def on_progress(progress: dict) -> None:
         committer.offer(snapshot_from_progress(progress))
         metrics.observe_progress(progress, time.time())
 
-    poller = ProgressPoller(on_progress, settings.progress_poll_interval_seconds)
+    poller = ProgressPoller(on_progress, settings.spark.progress_poll_interval_seconds)
 
     with ExitStack() as stack:
         spark = stack.enter_context(session(settings))
         stop.install()  # again: pyspark's SparkContext replaces the SIGINT handler with its own job canceller
         workers: list[Worker] = [poller, committer]
-        if settings.pushgateway_url:
+        if settings.metrics.pushgateway_url:
             metrics.registry.register(SparkMetricsCollector(lambda: spark_metrics_urls(spark.sparkContext.uiWebUrl)))
-            push = pushgateway(settings.pushgateway_url, settings.metrics_job, settings.metrics_instance,
-                               settings.pushgateway_username, settings.pushgateway_password)
-            workers.append(MetricsPusher(metrics.registry, push, settings.metrics_push_interval_seconds,
-                                         on_failure=metrics.push_failures.inc))
+            push = pushgateway(
+                settings.metrics.pushgateway_url,
+                settings.metrics.job,
+                settings.metrics.instance,
+                settings.metrics.pushgateway_username,
+                settings.metrics.pushgateway_password,
+            )
+            workers.append(
+                MetricsPusher(
+                    metrics.registry, push, settings.metrics.push_interval_seconds, on_failure=metrics.push_failures.inc
+                )
+            )
         for worker in reversed(workers):  # unwinds as: last progress, final offset commit, final push, then Spark
             stack.enter_context(worker)
-        min_partitions = settings.min_partitions or spark.sparkContext.defaultParallelism
+        min_partitions = settings.kafka.min_partitions or spark.sparkContext.defaultParallelism
 
         def start(quarantined: Mapping[str, str]) -> StreamingQuery:
             query = build_query(spark, settings, min_partitions, records, quarantined).start()
             poller.watch(query)
             return query
 
-        code = supervise(spark, settings, records, start, stop,
-                         lambda: raise_for_errors(workers), poller.finish)
+        code = supervise(spark, settings, records, start, stop, lambda: raise_for_errors(workers), poller.finish)
+        if code == 0:  # a stop on purpose: the final push (as the stack unwinds) says so, and nothing pages
+            metrics.running.set(0)
     log.info("stopped cleanly" if code == 0 else "stopped after a failure")
     return code
 

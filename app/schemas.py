@@ -27,7 +27,7 @@ ENTITY_SCHEMA = StructType(
     [
         StructField("text", StringType()),
         StructField("label", StringType()),  # the model's own label (PERSON, GPE, PER, LOC, ...)
-        StructField("type", StringType()),  # PERSON, ORGANIZATION, LOCATION or OTHER (app/models.py ENTITY_TYPES)
+        StructField("type", StringType()),  # PERSON, ORGANIZATION, LOCATION or OTHER (app/entity_types.py)
         StructField("start_char", IntegerType()),
         StructField("end_char", IntegerType()),
     ]
@@ -59,7 +59,7 @@ SOURCE_SCHEMA = StructType(
 )
 
 # What the annotator (app/udfs.py) returns for every input row: the finished Kafka record, routed by `ok`, and
-# what the batch metrics need (app/transform.py).
+# what the batch metrics need (app/spark/transform.py).
 ANNOTATED_SCHEMA = StructType(
     [
         StructField("ok", BooleanType()),  # a result (true) or a dead letter (false)

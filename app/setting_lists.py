@@ -10,13 +10,25 @@ import re
 _KAFKA_NAME = re.compile(r"[a-z][a-z0-9]*(\.[a-z0-9]+)*")
 _KAFKA_SECRET = re.compile(r"password|secret|jaas|(^|\.)key$")  # startup logs settings in clear: no secrets here
 _KAFKA_NOT_PASSED = {
-    "bootstrap.servers": "set KAFKA_BOOTSTRAP_SERVERS", "security.protocol": "set KAFKA_SECURITY_PROTOCOL",
-    "sasl.mechanism": "set KAFKA_SASL_MECHANISM", "ssl.truststore.location": "set KAFKA_SSL_CA_LOCATION",
-    "ssl.truststore.type": "set KAFKA_SSL_CA_LOCATION", "fetch.max.wait.ms": "set KAFKA_FETCH_MAX_WAIT_MS",
+    "bootstrap.servers": "set KAFKA_BOOTSTRAP_SERVERS",
+    "security.protocol": "set KAFKA_SECURITY_PROTOCOL",
+    "sasl.mechanism": "set KAFKA_SASL_MECHANISM",
+    "ssl.truststore.location": "set KAFKA_SSL_CA_LOCATION",
+    "ssl.truststore.type": "set KAFKA_SSL_CA_LOCATION",
+    "fetch.max.wait.ms": "set KAFKA_FETCH_MAX_WAIT_MS",
     "auto.offset.reset": "Spark refuses it: set STARTING_OFFSETS",
     "group.id": "Spark's source keeps a group per query; lag is committed to KAFKA_CONSUMER_GROUP",
-    **dict.fromkeys(("key.serializer", "value.serializer", "key.deserializer", "value.deserializer",
-                     "enable.auto.commit", "interceptor.classes"), "Spark sets or refuses it"),
+    **dict.fromkeys(
+        (
+            "key.serializer",
+            "value.serializer",
+            "key.deserializer",
+            "value.deserializer",
+            "enable.auto.commit",
+            "interceptor.classes",
+        ),
+        "Spark sets or refuses it",
+    ),
 }
 # The sink pins acks=all and idempotence: an extra option may restate them, never weaken them.
 DURABLE_PRODUCER = {"acks": ("all", "-1"), "enable.idempotence": ("true",)}
@@ -63,6 +75,10 @@ def parse_kafka_options(items: tuple[str, ...]) -> dict[str, str]:
         base = rest if side in ("producer", "consumer") and rest else name
         if base in _KAFKA_NOT_PASSED:
             raise ValueError(f"{base!r} cannot be passed through: {_KAFKA_NOT_PASSED[base]}")
+        if base.endswith((".class", ".classes")):
+            raise ValueError(f"{base!r} loads a class into the Kafka client: not accepted from a setting")
+        if base == "ssl.endpoint.identification.algorithm" and value.lower() != "https":
+            raise ValueError(f"{base!r} must stay https: anything else switches off the broker's host name check")
         if _KAFKA_SECRET.search(base):
             raise ValueError(f"{base!r} looks like a secret, and the settings are logged in clear at start")
         if base in DURABLE_PRODUCER and value.lower() not in DURABLE_PRODUCER[base]:

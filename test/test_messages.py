@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from app.messages import AUTO, Limits, Message, Reason, Rejection, parse_message
+from app.contract import AUTO, Limits, Message, Reason, Rejection
+from app.messages import parse_message
 
 LIMITS = Limits(max_text_length=50, supported_langs=frozenset({"en"}))
 
@@ -51,8 +52,11 @@ def test_rejections_name_the_reason(value, reason):
 
 
 def test_an_omitted_null_or_auto_lang_is_left_to_detection():
-    for obj in ({"uuid": "u", "text": "t"}, {"uuid": "u", "text": "t", "lang": None},
-                {"uuid": "u", "text": "t", "lang": "auto"}):
+    for obj in (
+        {"uuid": "u", "text": "t"},
+        {"uuid": "u", "text": "t", "lang": None},
+        {"uuid": "u", "text": "t", "lang": "auto"},
+    ):
         assert parse_message(js(obj), LIMITS) == Message("u", "t", AUTO)
 
 
@@ -62,3 +66,17 @@ def test_text_at_the_limit_is_accepted():
 
 def test_deeply_nested_json_is_a_rejection_not_a_crash():
     assert parse_message(b"[" * 100_000, LIMITS).reason is Reason.INVALID_JSON
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        (b'{"uuid": "a", "uuid": "b", "text": "Paris", "lang": "en"}', "'uuid' appears twice"),
+        (b'{"uuid": "a", "text": "Paris", "lang": "en", "meta": {"k": 1, "k": 2}}', "'k' appears twice"),
+        (b'{"uuid": "a", "text": "Paris", "lang": "en", "score": NaN}', "NaN is not a JSON number"),
+        (b'{"uuid": "a", "text": "Paris", "lang": "en", "score": -Infinity}', "-Infinity is not a JSON number"),
+    ],
+)
+def test_json_is_strict_no_key_twice_and_no_nan(value, words):
+    rejection = parse_message(value, LIMITS)
+    assert isinstance(rejection, Rejection) and rejection.reason == Reason.INVALID_JSON and words in rejection.detail

@@ -5,20 +5,28 @@ import json
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from app.messages import AUTO, Limits, Message, Reason, Rejection, parse_message
+from app.contract import AUTO, Limits, Message, Reason, Rejection
+from app.messages import parse_message
 
 LIMITS = Limits(max_text_length=200, supported_langs=frozenset({"en", "de"}))
 FIELDS = ("uuid", "text", "lang")
 
-json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30)
-json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=4)
-                           | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
+# JSON has no NaN or Infinity (RFC 8259): parse_message refuses them, test_messages.py shows it.
+json_scalars = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=30)
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
 # Objects that often look right: the three fields present or not, each of any JSON type, plus noise keys.
 # Lone surrogates ("\\ud800" escapes) are valid JSON but not Unicode: Arrow cannot encode them to UTF-8.
 surrogate_text = st.text(st.characters(categories=["Cs", "Lu", "Ll", "Zs"]), min_size=1, max_size=20)
 field_value = st.sampled_from(["en", "de", "fr", "", "  "]) | st.text(max_size=250) | surrogate_text | json_values
 messages = st.fixed_dictionaries({}, optional={f: field_value for f in FIELDS}) | st.dictionaries(
-    st.sampled_from([*FIELDS, "x"]) | st.text(max_size=5), json_values, max_size=5)
+    st.sampled_from([*FIELDS, "x"]) | st.text(max_size=5), json_values, max_size=5
+)
 
 
 def check(result: Message | Rejection) -> None:
@@ -70,8 +78,14 @@ def test_object_shapes_give_a_message_exactly_when_valid(obj):
     # The oracle judges what the bytes say, as any JSON reader decodes them: escaped surrogate pairs
     # ("\\ud800\\udc00") are one character there, lone ones stay lone.
     sent = json.loads(payload)
-    valid = (_unicode(sent.get("uuid")) and sent["uuid"].strip() and _unicode(sent.get("text")) and sent["text"].strip()
-             and len(sent["text"]) <= LIMITS.max_text_length and sent.get("lang") in ("en", "de", "auto", None))
+    valid = (
+        _unicode(sent.get("uuid"))
+        and sent["uuid"].strip()
+        and _unicode(sent.get("text"))
+        and sent["text"].strip()
+        and len(sent["text"]) <= LIMITS.max_text_length
+        and sent.get("lang") in ("en", "de", "auto", None)
+    )
     assert isinstance(result, Message) == bool(valid)
     if valid:
         assert result == Message(sent["uuid"], sent["text"], sent.get("lang") or AUTO)
@@ -98,5 +112,6 @@ def test_lone_surrogates_are_rejected_not_passed_to_arrow():
         obj = {"uuid": "u", "text": "Paris", "lang": "en", field: "Paris \ud800 London"}
         result = parse_message(json.dumps(obj).encode(), LIMITS)
         assert isinstance(result, Rejection) and result.reason == reason, field
-    assert isinstance(parse_message(json.dumps({"uuid": "u", "text": "Paris \U0001F600", "lang": "en"}).encode(),
-                                    LIMITS), Message)  # a proper pair (an emoji) is fine
+    assert isinstance(
+        parse_message(json.dumps({"uuid": "u", "text": "Paris \U0001f600", "lang": "en"}).encode(), LIMITS), Message
+    )  # a proper pair (an emoji) is fine

@@ -10,9 +10,9 @@ import json
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, DataType, IntegerType, LongType, StringType, StructType, TimestampType
 
-from app.models import ENTITY_TYPES_VERSION
-from app.ner import Entity
-from app.records import RECORD_OVERHEAD_BYTES, RecordBudget, Source, dead_letter, iso_millis, result_value
+from app.contract import RECORD_OVERHEAD_BYTES, Entity, RecordBudget, Source
+from app.entity_types import ENTITY_TYPES_VERSION
+from app.records import dead_letter, iso_millis, result_value
 from app.schemas import DEAD_LETTER_SCHEMA, ENTITY_SCHEMA, RESULT_SCHEMA
 
 SOURCE = Source("input", 3, 42, 1_764_754_517_289)
@@ -23,8 +23,11 @@ def conforms(value: object, schema: DataType) -> bool:
     if value is None:
         return True
     if isinstance(schema, StructType):
-        return (isinstance(value, dict) and list(value) == schema.fieldNames()
-                and all(conforms(value[f.name], f.dataType) for f in schema.fields))
+        return (
+            isinstance(value, dict)
+            and list(value) == schema.fieldNames()
+            and all(conforms(value[f.name], f.dataType) for f in schema.fields)
+        )
     if isinstance(schema, ArrayType):
         return isinstance(value, list) and all(conforms(v, schema.elementType) for v in value)
     if isinstance(schema, (IntegerType, LongType)):
@@ -37,8 +40,15 @@ def conforms(value: object, schema: DataType) -> bool:
 
 
 def test_a_result_is_the_result_schema():
-    value = result_value("u-1", "en", None, [Entity("Ulm", "GPE", "LOCATION", 27, 30)], ("en_core_web_sm", "3.8.0"),
-                         SOURCE, 1_764_754_518_000)
+    value = result_value(
+        "u-1",
+        "en",
+        None,
+        [Entity("Ulm", "GPE", "LOCATION", 27, 30)],
+        ("en_core_web_sm", "3.8.0"),
+        SOURCE,
+        1_764_754_518_000,
+    )
     parsed = json.loads(value)
     assert conforms(parsed, RESULT_SCHEMA)
     assert parsed["entities"] == [{"text": "Ulm", "label": "GPE", "type": "LOCATION", "start_char": 27, "end_char": 30}]
@@ -73,10 +83,23 @@ def test_timestamps_are_utc_with_milliseconds():
 
 
 def test_spark_reads_the_records_back_with_the_schemas(spark):
-    value = result_value("u", "fr", ("fr", 0.93), [Entity("Ulm", "LOC", "LOCATION", 0, 3)], ("m", "1"), SOURCE,
-                         1_764_754_518_000)
-    row = spark.createDataFrame([(value.decode(),)], "j string").select(
-        F.from_json("j", RESULT_SCHEMA, {"mode": "FAILFAST"}).alias("r")).first().r
+    value = result_value(
+        "u", "fr", ("fr", 0.93), [Entity("Ulm", "LOC", "LOCATION", 0, 3)], ("m", "1"), SOURCE, 1_764_754_518_000
+    )
+    row = (
+        spark.createDataFrame([(value.decode(),)], "j string")
+        .select(F.from_json("j", RESULT_SCHEMA, {"mode": "FAILFAST"}).alias("r"))
+        .first()
+        .r
+    )
     assert row.uuid == "u" and row.entities[0].type == "LOCATION" and row.source.offset == 42
     assert row.lang_detection.language == "fr" and row.lang_detection.confidence == 0.93
     assert row.received_at.replace(tzinfo=None) == datetime.datetime(2025, 12, 3, 9, 35, 17, 289000)
+
+
+def test_a_record_limit_under_the_overhead_keeps_none_of_the_value():
+    """value_bytes once went negative there, and value[:negative] kept almost the whole message."""
+    budget = RecordBudget(8_000)
+    assert budget.value_bytes == 0
+    _, value = dead_letter("invalid_json", "x", b"k", b"\xff" * 300_000, Source("in", 0, 0, 0), 0, budget)
+    assert len(value) < 1_000

@@ -62,8 +62,10 @@ def _allowed(clone: Path) -> list[str]:
     return sorted(both)
 
 
-@pytest.mark.skipif(not (REPO / ".git").exists() or shutil.which("git") is None,
-                    reason="not a git checkout (the image's build context): no clone to make")
+@pytest.mark.skipif(
+    not (REPO / ".git").exists() or shutil.which("git") is None,
+    reason="not a git checkout (the image's build context): no clone to make",
+)
 def test_a_clone_reads_nothing_outside_itself(tmp_path):
     clone = tmp_path / "clone"
     for name in _tracked_files():
@@ -84,7 +86,12 @@ def test_a_clone_reads_nothing_outside_itself(tmp_path):
     env |= {"PYTHONPATH": str(clone), "PYTHONDONTWRITEBYTECODE": "1", "TMPDIR": str(scratch)}
     proc = subprocess.run(
         [sys.executable, "-c", _CHILD, json.dumps(_allowed(clone)), "test/test_zz_self_contained_probe.py"],
-        cwd=clone, env=env, capture_output=True, text=True, timeout=300)
+        cwd=clone,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
     report = proc.stdout.rsplit("OUTSIDE=", 1)
     assert len(report) == 2, f"the child did not finish:\n{proc.stdout}\n{proc.stderr}"

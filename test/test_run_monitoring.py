@@ -22,19 +22,38 @@ def test_lag_in_burrow_and_metrics_in_prometheus(monitoring_stack, corpus, kafka
     records = [(d["uuid"].encode(), json.dumps(d).encode()) for d in corpus[:N_DOCS]]
     records += [(b"bad", b"{not json")] * N_BAD
     produce(kafka_bootstrap, topics[0], records)  # a backlog before the job starts
-    eventually(lambda: burrow_topic_offsets(stack.burrow_url, stack.cluster, topics[0]),
-               lambda offsets: sum(offsets) == len(records), 60, "Burrow sees the backlog")
+    eventually(
+        lambda: burrow_topic_offsets(stack.burrow_url, stack.cluster, topics[0]),
+        lambda offsets: sum(offsets) == len(records),
+        60,
+        "Burrow sees the backlog",
+    )
 
-    env = job_env(kafka_bootstrap, topics, tmp_path / "ckpt", MAX_OFFSETS_PER_TRIGGER="100",
-                  PUSHGATEWAY_URL=stack.pushgateway_url, METRICS_JOB=job, METRICS_PUSH_INTERVAL_SECONDS="1")
+    env = job_env(
+        kafka_bootstrap,
+        topics,
+        tmp_path / "ckpt",
+        MAX_OFFSETS_PER_TRIGGER="100",
+        PUSHGATEWAY_URL=stack.pushgateway_url,
+        METRICS_JOB=job,
+        METRICS_PUSH_INTERVAL_SECONDS="1",
+        LOG_FORMAT="json",
+    )
     proc = start_job(env, tmp_path / "job.log")
     try:
-        lagging = eventually(lambda: burrow_lag(stack.burrow_url, stack.cluster, group),
-                             lambda s: s.get("totallag", 0) > 0, 300, "Burrow shows lag for the group")
+        lagging = eventually(
+            lambda: burrow_lag(stack.burrow_url, stack.cluster, group),
+            lambda s: s.get("totallag", 0) > 0,
+            300,
+            "Burrow shows lag for the group",
+        )
         assert lagging["totallag"] < len(records)
-        drained = eventually(lambda: burrow_lag(stack.burrow_url, stack.cluster, group),
-                             lambda s: s.get("totallag") == 0 and s.get("status") == "OK", 300,
-                             "lag drains to 0 with status OK")
+        drained = eventually(
+            lambda: burrow_lag(stack.burrow_url, stack.cluster, group),
+            lambda s: s.get("totallag") == 0 and s.get("status") == "OK",
+            300,
+            "lag drains to 0 with status OK",
+        )
         assert drained["status"] == "OK"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=120) == 0, (tmp_path / "job.log").read_text()[-3000:]
@@ -42,15 +61,33 @@ def test_lag_in_burrow_and_metrics_in_prometheus(monitoring_stack, corpus, kafka
         if proc.poll() is None:
             proc.kill()
 
+    # The driver's own lines are JSON objects (Spark's JVM keeps its log4j lines); once the query runs they carry
+    # its run id and batch id.
+    app_lines = [
+        json.loads(line) for line in (tmp_path / "job.log").read_text().splitlines() if line.startswith('{"time"')
+    ]
+    assert {"time", "level", "logger", "message"} <= app_lines[0].keys()
+    assert any(line["logger"] == "app.run" for line in app_lines)
+    assert any("run_id" in line and "batch_id" in line for line in app_lines)
+
     # After the final push, Prometheus scrapes the Pushgateway: counters equal what the job processed.
     url, sel = stack.prometheus_url, f'job="{job}",instance="driver"'
-    eventually(lambda: _value(prom_query(url, f"sum(ner_messages_in_total{{{sel}}})")), lambda v: v == len(records), 60,
-               "messages in")
+    eventually(
+        lambda: _value(prom_query(url, f"sum(ner_messages_in_total{{{sel}}})")),
+        lambda v: v == len(records),
+        60,
+        "messages in",
+    )
     assert _value(prom_query(url, f"sum(ner_results_out_total{{{sel}}})")) == N_DOCS
     assert _value(prom_query(url, f'sum(ner_dead_letters_total{{{sel},reason="invalid_json"}})')) == N_BAD
     assert _value(prom_query(url, f"sum(ner_dead_letters_total{{{sel}}})")) == N_BAD
     assert _value(prom_query(url, f"sum(ner_entities_total{{{sel}}})")) > N_DOCS
     assert _value(prom_query(url, f"ner_offset_commits_total{{{sel}}}")) >= 1
-    assert _value(prom_query(url, f'ner_inference_seconds_count{{{sel},lang="en"}}')) >= 1
+    assert _value(prom_query(url, f'ner_inference_batch_seconds_count{{{sel},lang="en"}}')) >= 1
+    assert _value(prom_query(url, f"sum(ner_end_to_end_latency_seconds_count{{{sel}}})")) >= N_DOCS
+    assert _value(prom_query(url, f"sum(ner_message_inference_seconds_count{{{sel}}})")) >= N_DOCS
+    # A stop on purpose says so in its last push; the group Burrow's alerts join on is the job's.
+    assert _value(prom_query(url, f"ner_running{{{sel}}}")) == 0
+    assert _value(prom_query(url, f'ner_consumer_group_info{{{sel},consumer_group="{group}"}}')) == 1
     spark_series = prom_query(url, f'count({{{sel},__name__=~"metrics_ner_driver_.*"}})')
     assert _value(spark_series) > 0, "Spark's own driver metrics reached Prometheus"

@@ -57,8 +57,14 @@ def pushgateway(url: str, job: str, instance: str, username: str = "", password:
         return basic_auth_handler(url, method, timeout, headers, data, username, password)
 
     def push(registry: CollectorRegistry) -> None:
-        push_to_gateway(url, job=job, registry=registry, grouping_key={"instance": instance}, timeout=10,
-                        handler=handler if username else default_handler)
+        push_to_gateway(
+            url,
+            job=job,
+            registry=registry,
+            grouping_key={"instance": instance},
+            timeout=10,
+            handler=handler if username else default_handler,
+        )
 
     return push
 
@@ -66,8 +72,9 @@ def pushgateway(url: str, job: str, instance: str, username: str = "", password:
 class MetricsPusher(Worker):
     name = "metrics-pusher"
 
-    def __init__(self, registry: CollectorRegistry, push: PushFn, interval: float,
-                 on_failure: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self, registry: CollectorRegistry, push: PushFn, interval: float, on_failure: Callable[[], None] = lambda: None
+    ) -> None:
         super().__init__(interval)
         self._registry, self._push, self._on_failure = registry, push, on_failure
         self.pushes = 0

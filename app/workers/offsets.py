@@ -56,8 +56,10 @@ def kafka_commit(client_config: Mapping[str, Any]) -> CommitFn:
         admin = state["admin"]
         if admin is None:
             admin = state["admin"] = KafkaAdminClient(client_id="ner-offsets-committer", **client_config)
-        offsets = {TopicPartition(t, p): OffsetAndMetadata(o, f"batch {snapshot.batch_id}", -1)
-                   for (t, p), o in snapshot.offsets.items()}
+        offsets = {
+            TopicPartition(t, p): OffsetAndMetadata(o, f"batch {snapshot.batch_id}", -1)
+            for (t, p), o in snapshot.offsets.items()
+        }
         try:
             errors = admin.alter_group_offsets(group, offsets)
         except Exception:
@@ -77,9 +79,16 @@ class OffsetsCommitter(Worker):
 
     name = "offsets-committer"
 
-    def __init__(self, group: str, commit: CommitFn, interval: float,
-                 on_commit: Callable[[], None] = lambda: None, on_failure: Callable[[], None] = lambda: None,
-                 clock: Callable[[], float] = time.monotonic, max_backoff: float = 60.0) -> None:
+    def __init__(
+        self,
+        group: str,
+        commit: CommitFn,
+        interval: float,
+        on_commit: Callable[[], None] = lambda: None,
+        on_failure: Callable[[], None] = lambda: None,
+        clock: Callable[[], float] = time.monotonic,
+        max_backoff: float = 60.0,
+    ) -> None:
         super().__init__(interval)
         self.group = group
         self._commit = commit
@@ -111,7 +120,7 @@ class OffsetsCommitter(Worker):
             self._commit(self.group, snapshot)
         except Exception:
             self._failures += 1
-            self._next_attempt = self._clock() + min(self._max_backoff, self.interval * 2 ** self._failures)
+            self._next_attempt = self._clock() + min(self._max_backoff, self.interval * 2**self._failures)
             self._on_failure()
             raise
         self._failures, self._next_attempt = 0, 0.0

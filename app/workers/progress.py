@@ -1,8 +1,8 @@
 """The progress poller: hands each completed micro-batch's progress to the side workers.
 
 It polls the running query's `lastProgress` instead of registering a Python `StreamingQueryListener`. PySpark
-turns every listener event into Python objects field by field over py4j (~9 ms of driver work per batch, and a
-JVM class search for each event); a poll is two py4j calls and one JSON parse, whatever the batch rate. A batch
+turns every listener event into Python objects field by field over py4j (milliseconds of driver work per batch, and
+a JVM class search for each event); a poll is two py4j calls and one JSON parse, whatever the batch rate. A batch
 that completed between two polls is picked up from `recentProgress`, so none is skipped (Spark keeps the last
 `spark.sql.streaming.numRecentProgressUpdates`, 100 by default, far more than one interval holds).
 """
@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from app import logs
 from app.workers.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -80,9 +81,13 @@ class ProgressPoller(Worker):
             return
         after = self._seen[1] if self._seen is not None and self._seen[0] == run else None
         if after is None or batch > after + 1:  # a new run, or batches completed since the last poll
-            missed = [p for p in map(_as_dict, query.recentProgress)
-                      if str(p.get("runId")) == run and (after is None or after < int(p.get("batchId", -1)))
-                      and int(p.get("batchId", -1)) < batch]
+            missed = [
+                p
+                for p in map(_as_dict, query.recentProgress)
+                if str(p.get("runId")) == run
+                and (after is None or after < int(p.get("batchId", -1)))
+                and int(p.get("batchId", -1)) < batch
+            ]
         else:
             missed = []
         for progress in [*sorted(missed, key=lambda p: int(p["batchId"])), newest]:
@@ -90,6 +95,11 @@ class ProgressPoller(Worker):
             self._hand_on(progress)
 
     def _hand_on(self, progress: dict[str, Any]) -> None:
-        log.debug("batch %s: %s rows, durations ms %s", progress.get("batchId"), progress.get("numInputRows"),
-                  progress.get("durationMs"))
+        logs.set_query(str(progress.get("runId")), int(progress.get("batchId", -1)))
+        log.debug(
+            "batch %s: %s rows, durations ms %s",
+            progress.get("batchId"),
+            progress.get("numInputRows"),
+            progress.get("durationMs"),
+        )
         self._on_progress(progress)

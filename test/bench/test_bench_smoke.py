@@ -14,9 +14,31 @@ def test_every_contender_runs_and_reports(kafka_bootstrap, tmp_path):
     from bench import harness, run
 
     out, md, png = tmp_path / "smoke.json", tmp_path / "benchmarks.md", tmp_path / "benchmarks.png"
-    code = run.main(["--docs", "30", "--latency-seconds", "3", "--no-scaling", "--bootstrap", kafka_bootstrap,
-                     "--curve", "0.25,0.5", "--ceiling-batch-sizes", "8,64", "--ceiling-sweep-docs", "30",
-                     "--mixed-repeat", "1", "--out", str(out), "--report", str(md), "--plot", str(png)])
+    code = run.main(
+        [
+            "--docs",
+            "30",
+            "--latency-seconds",
+            "3",
+            "--no-scaling",
+            "--bootstrap",
+            kafka_bootstrap,
+            "--curve",
+            "0.25,0.5",
+            "--ceiling-batch-sizes",
+            "8,64",
+            "--ceiling-sweep-docs",
+            "30",
+            "--mixed-repeat",
+            "1",
+            "--out",
+            str(out),
+            "--report",
+            str(md),
+            "--plot",
+            str(png),
+        ]
+    )
 
     results = json.loads(out.read_text())
     by_name = {c["name"]: c for c in results["contenders"]}

@@ -10,14 +10,15 @@ from bench.corpus import load_docs
 
 # The plain consumer contender with a thread in its launcher that spins from the start, as a kafka-python client
 # that comes up stuck does (a bytecode loop, so the thread gives the GIL up to the launcher's main thread).
-SPINNING_CONSUMER = ("import threading; "
-                     "threading.Thread(target=exec, args=('while True: pass',), daemon=True).start(); "
-                     "from bench.contenders.consumer import main; main()")
+SPINNING_CONSUMER = (
+    "import threading; "
+    "threading.Thread(target=exec, args=('while True: pass',), daemon=True).start(); "
+    "from bench.contenders.consumer import main; main()"
+)
 
 
 def spinning_consumer(bootstrap: str, t: harness.Topics) -> tuple[list[str], dict[str, str]]:
-    return [sys.executable, "-c", SPINNING_CONSUMER, "--bootstrap", bootstrap, "--input", t.input,
-            "--output", t.output, "--group", t.group, "--workers", "1"], {}
+    return harness.contender_argv([sys.executable, "-c", SPINNING_CONSUMER], bootstrap, t, workers=1), {}
 
 
 @pytest.mark.timeout(600)

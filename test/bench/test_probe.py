@@ -32,9 +32,21 @@ def test_batch_durations_parse_what_the_poller_logs(caplog):
     poller.watch(query)
     with caplog.at_level(logging.DEBUG, logger="app.workers.progress"):
         for batch, (rows, trigger) in enumerate([(5, 900), (20, 300), (30, 400), (0, 10), (25, 500)]):
-            query.reported.append(_Progress({"runId": "r", "batchId": batch, "numInputRows": rows,
-                                             "durationMs": {"triggerExecution": trigger, "addBatch": trigger - 50,
-                                                            "queryPlanning": 30, "latestOffset": 5}}))
+            query.reported.append(
+                _Progress(
+                    {
+                        "runId": "r",
+                        "batchId": batch,
+                        "numInputRows": rows,
+                        "durationMs": {
+                            "triggerExecution": trigger,
+                            "addBatch": trigger - 50,
+                            "queryPlanning": 30,
+                            "latestOffset": 5,
+                        },
+                    }
+                )
+            )
             poller.step()
     stats = batch_durations(caplog.text, first_batch=1)
     assert stats["batches"] == 3  # batch 0 (warm-up) and the empty batch are left out
@@ -46,15 +58,21 @@ def test_batch_durations_parse_what_the_poller_logs(caplog):
 
 def _stage(stage: int, start: int, end: int, finishes: list[int]) -> list[dict]:
     tasks = [{"Event": "SparkListenerTaskEnd", "Stage ID": stage, "Task Info": {"Finish Time": f}} for f in finishes]
-    done = {"Event": "SparkListenerStageCompleted",
-            "Stage Info": {"Stage ID": stage, "Submission Time": start, "Completion Time": end}}
+    done = {
+        "Event": "SparkListenerStageCompleted",
+        "Stage Info": {"Stage ID": stage, "Submission Time": start, "Completion Time": end},
+    }
     return [*tasks, done]
 
 
 def test_stage_timeline_reads_gaps_lengths_and_task_spread_from_the_event_log():
-    events = [{"Event": "SparkListenerApplicationStart"}, *_stage(0, 0, 5000, [5000]),  # the warm-up's stage
-              *_stage(1, 5100, 6100, [5900, 6100]), *_stage(2, 6250, 7050, [7050, 6650]),
-              *_stage(3, 7200, 8200, [8200, 8100])]
+    events = [
+        {"Event": "SparkListenerApplicationStart"},
+        *_stage(0, 0, 5000, [5000]),  # the warm-up's stage
+        *_stage(1, 5100, 6100, [5900, 6100]),
+        *_stage(2, 6250, 7050, [7050, 6650]),
+        *_stage(3, 7200, 8200, [8200, 8100]),
+    ]
     timeline = stage_timeline(events, first_stage=1)
     assert timeline["stages"] == 3
     assert timeline["gap"]["p50"] == 150.0  # 6100 -> 6250 and 7050 -> 7200

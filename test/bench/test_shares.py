@@ -28,10 +28,13 @@ def test_the_service_tree_is_split_into_driver_jvm_workers_and_inference():
 
 
 def test_a_plain_consumers_processes_are_its_inference():
-    table = {1: Proc(0, "init"), HARNESS: Proc(1, "python -m bench.shares"),
-             CONSUMER: Proc(HARNESS, "python -m bench.contenders.consumer --workers 2"),
-             41: Proc(CONSUMER, "python -c from multiprocessing.spawn import spawn_main"),
-             42: Proc(CONSUMER, "python -c from multiprocessing.spawn import spawn_main")}
+    table = {
+        1: Proc(0, "init"),
+        HARNESS: Proc(1, "python -m bench.shares"),
+        CONSUMER: Proc(HARNESS, "python -m bench.contenders.consumer --workers 2"),
+        41: Proc(CONSUMER, "python -c from multiprocessing.spawn import spawn_main"),
+        42: Proc(CONSUMER, "python -c from multiprocessing.spawn import spawn_main"),
+    }
     assert role(CONSUMER, table, CONSUMER, HARNESS) == "contender driver"
     assert role(41, table, CONSUMER, HARNESS) == role(42, table, CONSUMER, HARNESS) == "inference"
     assert role(HARNESS, table, CONSUMER, HARNESS) == "bench harness"

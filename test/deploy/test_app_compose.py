@@ -46,8 +46,11 @@ def test_the_checkpoint_is_on_a_named_volume_the_image_user_owns():
     owned = app_owned_dirs(stage)
     env_default = re.search(r"CHECKPOINT_LOCATION=(\S+)", stage).group(1)
     checkpoint = PurePosixPath(app.get("environment", {}).get("CHECKPOINT_LOCATION", env_default))
-    holding = [m for m in mounts(app) if checkpoint == PurePosixPath(m["target"])
-               or PurePosixPath(m["target"]) in checkpoint.parents]
+    holding = [
+        m
+        for m in mounts(app)
+        if checkpoint == PurePosixPath(m["target"]) or PurePosixPath(m["target"]) in checkpoint.parents
+    ]
     assert len(holding) == 1, f"{checkpoint} is on no volume (lost with the container) or on several"
     mount = holding[0]
     # A new named volume takes the owner and mode of the image directory it is mounted on (Docker copies them
@@ -56,3 +59,10 @@ def test_the_checkpoint_is_on_a_named_volume_the_image_user_owns():
     assert mount["type"] == "volume" and mount["source"] in (compose.get("volumes") or {}), mount
     assert not mount.get("read_only") and not mount.get("volume", {}).get("nocopy"), mount
     assert PurePosixPath(mount["target"]) in owned, f"{mount['target']} is not created and chowned to app in {owned}"
+
+
+def test_the_local_broker_is_published_on_this_machine_only():
+    """PLAINTEXT and unauthenticated: every published port binds the loopback address, never all interfaces."""
+    compose = yaml.safe_load((REPO / "deploy" / "local" / "kafka" / "docker-compose.yml").read_text())
+    ports = [str(p) for service in compose["services"].values() for p in service.get("ports", [])]
+    assert ports and all(p.startswith("127.0.0.1:") for p in ports), ports

@@ -14,13 +14,21 @@ from pathlib import Path
 
 import pytest
 
-from .deploy_env import CLIENT_ID, CLIENT_SECRET, ROOT, TOKEN
-from .drone import deploy_step_env, pipelines, step, steps, substitute
-from .fake_jobs_api import FakeJobsApi
+from test.helpers.deploy_env import CLIENT_ID, CLIENT_SECRET, ROOT, TOKEN, Pushgateway
+from test.helpers.drone import deploy_step_env, pipelines, step, steps, substitute
+from test.helpers.fake_jobs_api import FakeJobsApi
 
 OFFICIAL = re.compile(r"^(python|docker|plugins/[a-z0-9-]+|drone/[a-z0-9-]+)(:[\w.\-]+)?@sha256:[0-9a-f]{64}$")
-CREDENTIALS = ("DATABRICKS_TOKEN", "DATABRICKS_CLIENT_SECRET", "DATABRICKS_CLIENT_ID", "DATABRICKS_HOST",
-               "DOCKER_PASSWORD", "DOCKER_USERNAME", "IMAGE_REGISTRY", "KAFKA_SASL_USERNAME")
+CREDENTIALS = (
+    "DATABRICKS_TOKEN",
+    "DATABRICKS_CLIENT_SECRET",
+    "DATABRICKS_CLIENT_ID",
+    "DATABRICKS_HOST",
+    "DOCKER_PASSWORD",
+    "DOCKER_USERNAME",
+    "IMAGE_REGISTRY",
+    "KAFKA_SASL_USERNAME",
+)
 
 
 def commands() -> list[str]:
@@ -77,34 +85,44 @@ def test_drone_credentials_come_from_secrets_and_only_where_needed() -> None:
                 assert isinstance(env[var], dict) and "from_secret" in env[var], f"{s['name']}: {var}"
         secrets = {v["from_secret"] for v in [*env.values(), *s.get("settings", {}).values()] if isinstance(v, dict)}
         if any(name.startswith(("stage_databricks", "prod_databricks")) for name in secrets):
-            assert s["name"] in ("deploy-stage", "deploy-prod"), f"{pipeline}/{s['name']} gets Databricks secrets"
+            assert s["name"] in ("deploy-stage", "deploy-prod", "check-staged"), f"{pipeline}/{s['name']}"
         if "DATABRICKS_CLIENT_SECRET" in env:
             assert "DOCKER_PASSWORD" not in env  # the deploy never sees push credentials
         plain = [v for v in env.values() if isinstance(v, str) and "{{secrets/" in v]
         assert all(re.fullmatch(r"\{\{secrets/[\w.\-]+/[\w.\-]+\}\}", v) for v in plain)
 
 
-def test_drone_stages_by_digest_and_promotes_the_same_image_to_production() -> None:
+def test_drone_stages_the_pushed_digest_and_promotes_it_as_a_parameter() -> None:
     main, promote = pipelines()["ner-streaming"], pipelines()["promote-production"]
     assert promote["trigger"] == {"event": ["promote"], "target": ["production"]}
     assert "promote" not in main["trigger"]["event"]
     assert not any("make image" in c for s in promote["steps"] for c in s.get("commands", []))  # never a rebuild
     assert step("deploy-stage")["when"] == step("image-stage")["when"] == {"event": ["push"], "branch": ["main"]}
-    pushed = " ".join(step("image-stage")["commands"])
-    resolved = " ".join(step("resolve-image")["commands"])
-    assert 'IMAGE_TAG="${DRONE_COMMIT_SHA}"' in pushed and ":${DRONE_COMMIT_SHA}" in resolved
-    for name in ("image-stage", "resolve-image"):
-        assert step(name)["commands"][-1].endswith("> .image-digest")
-    for name in ("deploy-stage", "deploy-prod"):
-        assert step(name)["commands"][-1] == 'IMAGE_DIGEST="$(cat .image-digest)" deploy/databricks/deploy-job.sh'
-    assert [s["name"] for s in promote["steps"]] == ["resolve-image", "deploy-prod", "notify"]
+    # The digest is the push's own output, never read back from the (mutable) tag.
+    assert step("image-stage")["commands"][-1].endswith("IMAGE_DIGEST_FILE=.image-digest")
+    assert not any(w in c for c in commands() for w in ("docker inspect", "docker pull", "RepoDigests", "$(cat"))
+    assert step("deploy-stage")["environment"]["IMAGE_DIGEST_FILE"] == ".image-digest"
+    assert "IMAGE_DIGEST" not in step("deploy-prod")["environment"]  # the promote parameter
+    assert step("check-staged")["commands"][-1] == "deploy/databricks/deploy-job.sh --verify-staged"
+    assert step("check-staged")["environment"]["APP_ENV"] == "staging"
+    assert [s["name"] for s in promote["steps"]] == ["check-staged", "deploy-prod", "notify"]
+
+
+def test_drone_serialises_deploys_and_runs_the_integration_tests() -> None:
+    for name, pipeline in pipelines().items():
+        assert pipeline["concurrency"] == {"limit": 1}, name
+    assert step("integration-tests")["commands"][-1] == "make test"
 
 
 def test_drone_unit_step_installs_what_the_dockerfile_test_stage_has() -> None:
     """`make test-unit` runs in the Dockerfile's test stage too: the CI step needs the same system packages."""
     dockerfile = (ROOT / "Dockerfile").read_text()
-    wanted = {p for m in re.finditer(r"apt-get install -y --no-install-recommends ([a-z0-9.+\- ]+)", dockerfile)
-              for p in m.group(1).split() if p != "maven"}  # maven: the jars stage, not the tests
+    wanted = {
+        p
+        for m in re.finditer(r"apt-get install -y --no-install-recommends ([a-z0-9.+\- ]+)", dockerfile)
+        for p in m.group(1).split()
+        if p != "maven"
+    }  # maven: the jars stage, not the tests
     (install,) = [c for c in step("lint-and-unit-tests")["commands"] if "apt-get install" in c]
 
     assert {"openjdk-17-jre-headless", "jq", "prometheus"} <= wanted <= set(install.split())
@@ -119,27 +137,70 @@ def step_python(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield venv / "bin"
 
 
-@pytest.mark.parametrize("name", ["deploy-stage", "deploy-prod"])
-def test_drone_deploy_step_commands_deploy_against_the_fake_api(name: str, step_python: Path, tmp_path: Path) -> None:
+def run_step(name: str, api: FakeJobsApi, gateway: Pushgateway, python: Path, tmp: Path, digest: str) -> str:
     """Each command of the step, in order, in one `sh -e` as Drone's docker runner does, in a workspace holding the
-    repository's deploy/ and the digest file the previous step wrote, with the step's environment."""
-    workspace = tmp_path / "workspace"
-    shutil.copytree(ROOT / "deploy" / "databricks", workspace / "deploy" / "databricks")
-    digest = "sha256:" + "ab" * 32
+    repository's deploy/databricks and app/ (the deploy's settings are declared with app/settings_fields.py) and the
+    digest file the push wrote, with the step's environment (and, for the promote pipeline, the IMAGE_DIGEST
+    parameter). Returns stderr; fails unless the step succeeds."""
+    workspace = tmp / "workspace"
+    if not workspace.exists():
+        skip = shutil.ignore_patterns("__pycache__")
+        shutil.copytree(ROOT / "deploy" / "databricks", workspace / "deploy" / "databricks", ignore=skip)
+        shutil.copytree(ROOT / "app", workspace / "app", ignore=skip)
     (workspace / ".image-digest").write_text(digest + "\n")
+    env = deploy_step_env(
+        name,
+        tmp,
+        image_digest="" if name == "deploy-stage" else digest,
+        DATABRICKS_HOST=api.url,
+        DATABRICKS_CLIENT_ID=CLIENT_ID,
+        DATABRICKS_CLIENT_SECRET=CLIENT_SECRET,
+        PUSHGATEWAY_URL="https://pushgateway.example",
+    )
+    env["DEPLOY_PUSHGATEWAY_URL"] = gateway.url  # the deploy's way to it; the job's is PUSHGATEWAY_URL
+    env |= {"PATH": f"{python}:{env['PATH']}", "DEPLOY_HEALTH_SECONDS": "0.5", "DEPLOY_POLL_SECONDS": "0.05"}
+    script = "set -e\n" + "\n".join(substitute(c) for c in step(name)["commands"])
+    result = subprocess.run(
+        ["sh", "-c", script], cwd=workspace, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert CLIENT_SECRET not in result.stdout + result.stderr
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stderr
+
+
+@pytest.fixture
+def fake(tmp_path: Path) -> Iterator[tuple[FakeJobsApi, Pushgateway]]:
+    gateway = Pushgateway(tmp_path)
     with FakeJobsApi(TOKEN, client_id=CLIENT_ID, client_secret=CLIENT_SECRET) as api:
         api.pending_polls = 0
-        env = deploy_step_env(name, tmp_path, DATABRICKS_HOST=api.url, DATABRICKS_CLIENT_ID=CLIENT_ID,
-                              DATABRICKS_CLIENT_SECRET=CLIENT_SECRET)
-        env["PATH"] = f"{step_python}:{env['PATH']}"
-        script = "set -e\n" + "\n".join(substitute(c) for c in step(name)["commands"])
-        result = subprocess.run(["sh", "-c", script], cwd=workspace, env=env, capture_output=True, text=True,
-                                timeout=300, check=False)
+        api.on_running = lambda run: gateway.push_batch(run["settings"]["name"])
+        yield api, gateway
+    gateway.close()
 
-        assert CLIENT_SECRET not in result.stdout + result.stderr
-        assert result.returncode == 0, result.stderr[-3000:]
-        ((job_id, settings),) = api.jobs.items()
-        assert settings["name"] == step(name)["environment"]["JOB_NAME"]
-        assert settings["tasks"][0]["new_cluster"]["docker_image"] == {
-            "url": f"registry.example/ml/ner-streaming@{digest}"}
-        assert [r["state"] for r in api.active_runs(job_id)] == ["RUNNING"]
+
+@pytest.mark.parametrize("name", ["deploy-stage", "deploy-prod"])
+def test_drone_deploy_step_commands_deploy_against_the_fake_api(
+    name: str, fake: tuple[FakeJobsApi, Pushgateway], step_python: Path, tmp_path: Path
+) -> None:
+    api, gateway = fake
+    digest = "sha256:" + "ab" * 32
+
+    run_step(name, api, gateway, step_python, tmp_path, digest)
+
+    ((job_id, settings),) = api.jobs.items()
+    assert settings["name"] == step(name)["environment"]["JOB_NAME"]
+    assert settings["tasks"][0]["new_cluster"]["docker_image"] == {"url": f"registry.example/ml/ner-streaming@{digest}"}
+    assert settings["tags"]["healthy_digest"] == digest
+    assert [r["state"] for r in api.active_runs(job_id)] == ["RUNNING"]
+
+
+def test_drone_promotes_only_a_digest_staging_proved_healthy(
+    fake: tuple[FakeJobsApi, Pushgateway], step_python: Path, tmp_path: Path
+) -> None:
+    api, gateway = fake
+    staged, other = "sha256:" + "ab" * 32, "sha256:" + "cd" * 32
+    run_step("deploy-stage", api, gateway, step_python, tmp_path, staged)
+
+    assert "is the healthy_digest of job" in run_step("check-staged", api, gateway, step_python, tmp_path, staged)
+    with pytest.raises(AssertionError, match="did not prove healthy"):
+        run_step("check-staged", api, gateway, step_python, tmp_path, other)

@@ -1,6 +1,7 @@
-"""The monitoring assets: alert rules pass promtool (syntax and unit tests), the rendered and the production Prometheus
-configs are valid and scrape the same jobs, and the Grafana dashboard is well-formed and queries only metrics the job
-or Burrow exports."""
+"""The monitoring assets: alert rules pass promtool (syntax and unit tests) and each has its annotations and a runbook
+section, the scaled copy the real-stack tests run is the shipped file with shorter windows, the rendered and the
+production Prometheus configs are valid and scrape the same jobs, and the Grafana dashboard is well-formed, has the
+panels on-call asks for and queries only metrics the job, Spark or Burrow exports."""
 
 import json
 import re
@@ -13,13 +14,28 @@ import yaml
 
 from app.workers.metrics import METRIC_NAMES
 from deploy.local.stack.monitoring import Monitoring
-from test.fixtures.monitoring import BURROW_METRIC_NAMES, BURROW_STATUS
+from test.fixtures.monitoring import (
+    BURROW_METRIC_NAMES,
+    BURROW_STATUS,
+    RULES_SCALE,
+    SPARK_METRIC_NAMES,
+    scaled_duration,
+    scaled_rules,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 MONITORING = REPO / "deploy" / "monitoring"
 DASHBOARD = json.loads((MONITORING / "grafana-dashboard.json").read_text())
-# Besides the job's own: Burrow's, the Pushgateway's per-group push time and Prometheus's scrape health.
-KNOWN_METRICS = frozenset(METRIC_NAMES) | frozenset(BURROW_METRIC_NAMES) | {"push_time_seconds", "up"}
+# Besides the job's own: Spark's (in the job's push), Burrow's, the Pushgateway's per-group push time and Prometheus's
+# scrape health.
+KNOWN_METRICS = (
+    frozenset(METRIC_NAMES)
+    | frozenset(SPARK_METRIC_NAMES)
+    | frozenset(BURROW_METRIC_NAMES)
+    | {"push_time_seconds", "up"}
+)
+RULES = [r for g in yaml.safe_load((MONITORING / "alerts.yml").read_text())["groups"] for r in g["rules"]]
+RUNBOOK = REPO / "docs" / "runbook.md"
 PRODUCTION_PROMETHEUS = MONITORING / "prometheus.yml"
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 PROMQL_WORDS = frozenset(
@@ -57,10 +73,10 @@ def base_name(name: str) -> str:
 
 def test_metric_names_parser_sees_through_promql():
     expr = (
-        'histogram_quantile(0.95, sum by (le) (rate(ner_inference_seconds_bucket{job=~"$job", le!="+Inf"}'
+        'histogram_quantile(0.95, sum by (le) (rate(ner_inference_batch_seconds_bucket{job=~"$job", le!="+Inf"}'
         "[$__rate_interval]))) / on (job) group_left ignoring(x) time() - push_time_seconds offset 5m"
     )
-    assert metric_names(expr) == {"ner_inference_seconds_bucket", "push_time_seconds"}
+    assert metric_names(expr) == {"ner_inference_batch_seconds_bucket", "push_time_seconds"}
 
 
 def test_alert_rules_pass_promtool_check():
@@ -83,11 +99,64 @@ def test_every_alert_has_a_unit_test_and_reads_known_metrics():
         assert not unknown, f"{rule['alert']} reads unknown metrics {unknown}"
 
 
+def test_every_alert_says_what_it_is_and_where_its_runbook_section_is():
+    anchors = {
+        re.sub(r"[^\w-]", "", line[3:].strip().lower().replace(" ", "-"))
+        for line in RUNBOOK.read_text().splitlines()
+        if line.startswith("## ")
+    }
+    for rule in RULES:
+        notes = rule["annotations"]
+        assert {"summary", "description", "runbook_url"} <= set(notes), rule["alert"]
+        assert "$value" in notes["description"], f"{rule['alert']}: the description does not give the value"
+        anchor = rule["alert"].lower()
+        assert notes["runbook_url"] == ('{{ or $externalLabels.runbook_base_url "." }}/docs/runbook.md#' + anchor), (
+            rule["alert"]
+        )
+        assert anchor in anchors, f"docs/runbook.md has no section {rule['alert']}"
+        assert rule["labels"]["severity"] in {"critical", "warning"}
+
+
+def test_the_burrow_alerts_keep_this_jobs_group():
+    for rule in RULES:
+        if "burrow_kafka_consumer" in rule["expr"]:
+            assert "on (consumer_group)" in rule["expr"] and "ner_consumer_group_info" in rule["expr"], rule["alert"]
+
+
+def test_scaled_rules_are_the_shipped_ones_with_shorter_windows(tmp_path: Path):
+    assert (
+        scaled_duration("15m", 10) == "90s" and scaled_duration("2m", 10) == "12s" and scaled_duration("5s", 10) == "1s"
+    )
+    scaled = yaml.safe_load(scaled_rules((MONITORING / "alerts.yml").read_text(), RULES_SCALE))
+    scaled_rule_list = [r for g in scaled["groups"] for r in g["rules"]]
+    window = re.compile(r"\[(\w+)\]|offset\s+(\w+)")
+    for shipped, short in zip(RULES, scaled_rule_list, strict=True):
+        assert {k: v for k, v in shipped.items() if k not in {"for", "expr"}} == {
+            k: v for k, v in short.items() if k not in {"for", "expr"}
+        }
+        assert short.get("for") == (scaled_duration(shipped["for"], RULES_SCALE) if "for" in shipped else None)
+        durations = [a or b for a, b in window.findall(shipped["expr"])]
+        assert [a or b for a, b in window.findall(short["expr"])] == [
+            scaled_duration(d, RULES_SCALE) for d in durations
+        ]
+        assert window.sub("W", shipped["expr"]).split() == window.sub("W", short["expr"]).split()
+        # No window hides in a number compared with time(): the scaled copy would keep it.
+        assert not re.search(r"time\(\)[^\n]*[<>]=?\s*\d", shipped["expr"]), shipped["alert"]
+    path = tmp_path / "alerts.yml"
+    path.write_text(yaml.safe_dump(scaled))
+    check = promtool("check", "rules", str(path))
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
 def render_local_configs(state_dir: Path) -> Path:
     """The local stack's configs rendered into state_dir; returns the rendered prometheus.yml. Rendering runs
     `promtool check config` itself (which also checks the rule files) and fails if it does not pass."""
-    env = {"MONITORING_STATE_DIR": str(state_dir), "PUSHGATEWAY_PORT": "29191", "BURROW_PORT": "28111",
-           "KAFKA_BOOTSTRAP_SERVERS": "broker-a:9092,broker-b:9092"}
+    env = {
+        "MONITORING_STATE_DIR": str(state_dir),
+        "PUSHGATEWAY_PORT": "29191",
+        "BURROW_PORT": "28111",
+        "KAFKA_BOOTSTRAP_SERVERS": "broker-a:9092,broker-b:9092",
+    }
     return Monitoring.from_env(env).render()
 
 
@@ -140,18 +209,37 @@ def test_dashboard_is_an_importable_grafana_dashboard():
 
 def test_dashboard_shows_burrow_status_per_group_and_partition():
     exprs = {t["expr"]: panel for panel in DASHBOARD["panels"] for t in panel["targets"]}
-    for name in ("burrow_kafka_consumer_status", "burrow_kafka_topic_partition_status",
-                 "burrow_kafka_consumer_partition_lag"):
+    for name in (
+        "burrow_kafka_consumer_status",
+        "burrow_kafka_topic_partition_status",
+        "burrow_kafka_consumer_partition_lag",
+    ):
         assert any(name in metric_names(e) for e in exprs), f"no panel shows {name}"
     for expr, panel in exprs.items():
-        if any(n.startswith("burrow_kafka_consumer") or n == "burrow_kafka_topic_partition_status"
-               for n in metric_names(expr)):
+        if any(
+            n.startswith("burrow_kafka_consumer") or n == "burrow_kafka_topic_partition_status"
+            for n in metric_names(expr)
+        ):
             assert 'consumer_group=~"$consumer_group"' in expr, f"{panel['title']}: {expr!r} ignores $consumer_group"
         if "status" in expr and "burrow" in expr:
             # The status gauges hold Burrow's StatusConstant: the panel must name them the way Burrow does.
             (mapping,) = panel["fieldConfig"]["defaults"]["mappings"]
             texts = {int(code): option["text"] for code, option in mapping["options"].items()}
             assert texts == dict(enumerate(BURROW_STATUS)), panel["title"]
+
+
+def test_dashboard_shows_what_on_call_asks_first():
+    exprs = [t["expr"] for panel in DASHBOARD["panels"] for t in panel["targets"]]
+    reads = [metric_names(e) for e in exprs]
+    assert any("burrow_kafka_consumer_lag_total" in n for n in reads), "lag in messages"
+    assert any("ner_input_time_lag_seconds" in n for n in reads), "lag in seconds"
+    for q in ("0.5", "0.99"):
+        assert any(f"histogram_quantile({q}," in e and "ner_end_to_end_latency_seconds_bucket" in e for e in exprs)
+    assert any("ner_messages_in_total" in n and "rate(" in e for n, e in zip(reads, exprs, strict=True)), "throughput"
+    assert any("sum by (reason)" in e and "ner_dead_letters_total" in e for e in exprs), "dead letters by reason"
+    assert any(n & {"metrics_executor_JVMHeapMemory_bytes", "metrics_executor_memoryUsed_bytes"} for n in reads)
+    assert any("metrics_executor_totalDuration_seconds_total" in n for n in reads), "executor CPU"
+    assert any("ner_running" in n for n in reads), "whether the job runs"
 
 
 def test_dashboard_shows_quarantined_and_inference_failures():

@@ -74,8 +74,12 @@ def test_burrow_exports_its_metrics_and_prometheus_scrapes_them(
     for offset in range(30 // intervals, 31, 30 // intervals):
         _commit(kafka_bootstrap, group, TopicPartition(topic, 0), offset)
         time.sleep(1.1)
-    eventually(lambda: burrow_lag(url, cluster, group), lambda s: s.get("complete") == 1 and s["totallag"] == 0, 30,
-               "a full window, caught up")
+    eventually(
+        lambda: burrow_lag(url, cluster, group),
+        lambda s: s.get("complete") == 1 and s["totallag"] == 0,
+        30,
+        "a full window, caught up",
+    )
 
     with urllib.request.urlopen(f"{url}/metrics", timeout=5) as response:
         exposition = response.read().decode()
@@ -89,8 +93,12 @@ def test_burrow_exports_its_metrics_and_prometheus_scrapes_them(
     partition = f'job="burrow",{sel},topic="{topic}",partition="0"'
     # The per-partition offset appears with the full window; an earlier scrape may hold the group's status only.
     current_offset = f"burrow_kafka_consumer_current_offset{{{partition}}}"
-    eventually(lambda: [r["value"][1] for r in prom_query(prom, current_offset)], lambda values: values == ["30"], 30,
-               "the committed offset in Prometheus")
+    eventually(
+        lambda: [r["value"][1] for r in prom_query(prom, current_offset)],
+        lambda values: values == ["30"],
+        30,
+        "the committed offset in Prometheus",
+    )
     status = prom_query(prom, f'burrow_kafka_consumer_status{{job="burrow",{sel}}}')
     assert [r["value"][1] for r in status] == ["1"]
     assert [r["value"][1] for r in prom_query(prom, f"burrow_kafka_consumer_partition_lag{{{partition}}}")] == ["0"]
@@ -121,8 +129,16 @@ def test_a_pushed_metric_reaches_prometheus_with_its_grouping_labels(monitoring_
 def test_prometheus_loaded_the_alert_rules(monitoring_stack: MonitoringStack):
     groups = get_json(f"{monitoring_stack.prometheus_url}/api/v1/rules")["data"]["groups"]
     alerts = {rule["name"] for group in groups for rule in group["rules"]}
-    assert {"NerConsumerGroupStuck", "NerConsumerLagGrowing", "NerBurrowDown", "NerDeadLetterRateHigh",
-            "NerNoBatchProgress", "NerJobDown", "NerMessagesQuarantined", "NerInferenceFailing"} <= alerts
+    assert {
+        "NerConsumerGroupStuck",
+        "NerConsumerLagGrowing",
+        "NerBurrowDown",
+        "NerDeadLetterRateHigh",
+        "NerNoBatchProgress",
+        "NerJobDown",
+        "NerMessagesQuarantined",
+        "NerInferenceFailing",
+    } <= alerts
 
 
 def test_every_dashboard_query_is_valid_promql(monitoring_stack: MonitoringStack):

@@ -9,19 +9,26 @@ from databricks.sdk import WorkspaceClient
 from databricks.sdk.config import Config
 
 from deploy.databricks import rollout
+from test.helpers.deploy_env import TOKEN
+from test.helpers.fake_jobs_api import FakeJobsApi
 
-from .deploy_env import TOKEN
-from .fake_jobs_api import FakeJobsApi
-
-TRIGGERED = {"name": "ner-batch", "max_concurrent_runs": 1,
-             "tasks": [{"task_key": "t", "spark_python_task": {"python_file": "x"}}]}
+TRIGGERED = {
+    "name": "ner-batch",
+    "max_concurrent_runs": 1,
+    "tasks": [{"task_key": "t", "spark_python_task": {"python_file": "x"}}],
+}
 WAITS = rollout.Waits(timeout_seconds=5, poll_seconds=0.01, scheduler_grace_seconds=0.1)
 
 
 @pytest.fixture
 def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeJobsApi]:
-    for var in ("DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET",
-                "DATABRICKS_CONFIG_PROFILE"):
+    for var in (
+        "DATABRICKS_HOST",
+        "DATABRICKS_TOKEN",
+        "DATABRICKS_CLIENT_ID",
+        "DATABRICKS_CLIENT_SECRET",
+        "DATABRICKS_CONFIG_PROFILE",
+    ):
         monkeypatch.delenv(var, raising=False)
     with FakeJobsApi(TOKEN) as fake:
         yield fake
@@ -44,14 +51,23 @@ def test_a_triggered_job_has_its_run_cancelled_and_waited_for_then_runs_now(api:
     assert api.runs[run_id]["state"] == "RUNNING"
 
 
-def test_a_continuous_job_that_gets_no_run_fails_within_the_timeout(api: FakeJobsApi) -> None:
+def test_a_just_unpaused_job_without_the_schedulers_run_gets_run_now_after_the_grace(api: FakeJobsApi) -> None:
     settings = TRIGGERED | {"continuous": {"pause_status": "UNPAUSED"}}
     job_id = api.add_job(settings)
-    api.auto_start_continuous, api.run_now_conflicts = False, 1
-    api.add_run(job_id, "TERMINATED")
+    api.auto_start_continuous = False
 
-    with pytest.raises(rollout.DeployError, match="no new run within 5s"):
-        rollout.restart(client(api), job_id, settings, WAITS)  # nobody starts a run: a bounded wait, then an error
+    run_id = rollout.restart(client(api), job_id, settings, WAITS, unpaused=True)
 
-    # run-now once after the grace period; its 409 says the scheduler is starting one, so no second run-now
     assert [c.path for c in api.writes()] == ["jobs/run-now"]
+    assert [r["run_id"] for r in api.active_runs(job_id)] == [run_id]
+
+
+def test_run_now_replaces_the_run_of_a_running_continuous_job(api: FakeJobsApi) -> None:
+    settings = TRIGGERED | {"continuous": {"pause_status": "UNPAUSED"}}
+    job_id = api.add_job(settings)
+    old = api.add_run(job_id)
+
+    new = rollout.restart(client(api), job_id, settings, WAITS)
+
+    assert [c.path for c in api.writes()] == ["jobs/run-now"] and api.restarts == [(old, new)]
+    assert [r["run_id"] for r in api.active_runs(job_id)] == [new]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from spacy.language import Language
 
-LOADER = '''
+LOADER = """
 from pathlib import Path
 
 import spacy
@@ -15,7 +15,7 @@ import spacy
 
 def load(**overrides):
     return spacy.load(Path(__file__).parent / "pipeline", **overrides)
-'''
+"""
 
 
 def write_package(path: Path, name: str, nlp: Language, extra_code: str = "") -> str:

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.pipeline import build_query
-from app.records import DEFAULT_RECORD_BYTES, RecordBudget
+from app.contract import DEFAULT_RECORD_BYTES, RecordBudget
 from app.settings import Settings
+from app.spark.pipeline import build_query
 from deploy.local.stack.clients import consume_all, consumer_at
 
 LONG = "Paris " * 20_000  # 120,000 characters: over the default MAX_TEXT_LENGTH of 100,000
@@ -36,9 +36,14 @@ RECORDS = RecordBudget(DEFAULT_RECORD_BYTES)
 
 def stream_settings(bootstrap: str, topics: tuple[str, str, str], checkpoint: Path, **overrides: str) -> Settings:
     env = {
-        "APP_ENV": "testing", "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "INPUT_TOPIC": topics[0],
-        "RESULT_TOPIC": topics[1], "DEAD_LETTER_TOPIC": topics[2], "CHECKPOINT_LOCATION": str(checkpoint),
-        "TRIGGER_INTERVAL": "available-now", "QUERY_NAME": f"q_{topics[0].replace('-', '_')}",
+        "APP_ENV": "testing",
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "INPUT_TOPIC": topics[0],
+        "RESULT_TOPIC": topics[1],
+        "DEAD_LETTER_TOPIC": topics[2],
+        "CHECKPOINT_LOCATION": str(checkpoint),
+        "TRIGGER_INTERVAL": "available-now",
+        "QUERY_NAME": f"q_{topics[0].replace('-', '_')}",
         **overrides,
     }
     return Settings.load(env)
@@ -86,8 +91,9 @@ class Tail:
     dead_letters: list[dict] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self._consumer = consumer_at(self.bootstrap, [self.result_topic, self.dead_letter_topic],
-                                     max_partition_fetch_bytes=8 * 1024 * 1024)
+        self._consumer = consumer_at(
+            self.bootstrap, [self.result_topic, self.dead_letter_topic], max_partition_fetch_bytes=8 * 1024 * 1024
+        )
 
     def poll(self, seconds: float = 0.5) -> int:
         """Fetch what arrived; returns how many records are known in total."""
@@ -101,16 +107,20 @@ class Tail:
     def uuids(self) -> list[str]:
         """The uuid of every output record: the result's uuid field, the dead letter's key (its original key)."""
         return [r["value"]["uuid"] for r in self.results] + [
-            d["key"].decode(errors="replace") for d in self.dead_letters if d["key"] is not None]
+            d["key"].decode(errors="replace") for d in self.dead_letters if d["key"] is not None
+        ]
 
     def sources(self) -> list[tuple[str, int, int]]:
         """Each output record's input message as (topic, partition, offset): a message's identity (two messages
         may carry the same uuid), which every result and dead letter records."""
-        return [(o["value"]["source"]["topic"], o["value"]["source"]["partition"], o["value"]["source"]["offset"])
-                for o in self.results + self.dead_letters]
+        return [
+            (o["value"]["source"]["topic"], o["value"]["source"]["partition"], o["value"]["source"]["offset"])
+            for o in self.results + self.dead_letters
+        ]
 
-    def wait_until(self, done: Callable[[], bool], timeout: float, what: str,
-                   still_ok: Callable[[], None] = lambda: None) -> None:
+    def wait_until(
+        self, done: Callable[[], bool], timeout: float, what: str, still_ok: Callable[[], None] = lambda: None
+    ) -> None:
         deadline = time.monotonic() + timeout
         while not done():
             if time.monotonic() > deadline:

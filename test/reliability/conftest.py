@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy.local.stack.job import Job
+from test.helpers.jobs import Job
 
 
 @pytest.fixture

@@ -56,8 +56,7 @@ def test_broker_bounce_mid_stream_and_start_while_down(bounce_broker, corpus, jo
     env = job_env(bootstrap, topics, tmp_path / "ckpt", TRIGGER_INTERVAL="0 seconds", MAX_OFFSETS_PER_TRIGGER="50")
     job = jobs(env, "run-1")
     tail = Tail(bootstrap, topics[1], topics[2])
-    tail.wait_until(lambda: tail.poll(0) >= 100, 300, "output before the bounce",
-                    still_ok=lambda: _assert_running(job))
+    tail.wait_until(lambda: tail.poll(0) >= 100, 300, "output before the bounce", still_ok=lambda: _assert_running(job))
 
     bounce_broker.stop()
     time.sleep(DOWN_SECONDS)
@@ -71,16 +70,21 @@ def test_broker_bounce_mid_stream_and_start_while_down(bounce_broker, corpus, jo
         assert re.search(r"query \S+ failed", job.log_path.read_text()), job.log()  # not the committer's warning
         job, restarts = jobs(env, "run-2"), 1
     produce(bootstrap, topics[0], records[1000:])
-    tail.wait_until(lambda: len(set(tail.uuids())) >= len(records), 600, "every message after the bounce",
-                    still_ok=lambda: _assert_running(job))
+    tail.wait_until(
+        lambda: len(set(tail.uuids())) >= len(records),
+        600,
+        "every message after the bounce",
+        still_ok=lambda: _assert_running(job),
+    )
     # The committer failed while the broker was away and catches up: the group reaches the topic's end.
     deadline = time.monotonic() + 120
     while committed(bootstrap, env["KAFKA_CONSUMER_GROUP"]) != end_offsets(bootstrap, topics[0]):
         assert time.monotonic() < deadline, "offset commits did not resume after the broker came back"
         time.sleep(1)
     assert job.terminate() == 0, job.log()
-    commit_errors = sum(j.log_path.read_text().count("offsets-committer: step failed")
-                        for j in (job,)) if restarts == 0 else None
+    commit_errors = (
+        sum(j.log_path.read_text().count("offsets-committer: step failed") for j in (job,)) if restarts == 0 else None
+    )
 
     # Start while the broker is down: a quick, clear failure naming the setting, not a hang.
     bounce_broker.stop()
@@ -100,9 +104,11 @@ def test_broker_bounce_mid_stream_and_start_while_down(bounce_broker, corpus, jo
     uuids = tail.uuids()
     tail.close()
     lost = expected - set(uuids)
-    print(f"\nRELIABILITY broker-bounce: messages={len(expected)} down_seconds={DOWN_SECONDS} "
-          f"job_restarts_needed={restarts} committer_errors_logged={commit_errors} lost={len(lost)} "
-          f"duplicates={len(uuids) - len(set(uuids))} start_while_down_exit_after_s={took:.0f}")
+    print(
+        f"\nRELIABILITY broker-bounce: messages={len(expected)} down_seconds={DOWN_SECONDS} "
+        f"job_restarts_needed={restarts} committer_errors_logged={commit_errors} lost={len(lost)} "
+        f"duplicates={len(uuids) - len(set(uuids))} start_while_down_exit_after_s={took:.0f}"
+    )
     assert not lost
 
 

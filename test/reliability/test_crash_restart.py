@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from app.ner import extract_entities
+from app.inference.ner import extract_entities
 from test.helpers.jobs import Backlog
 from test.helpers.streams import keyed_records
 
@@ -49,8 +49,10 @@ def run_crashes(corpus, nlp, kafka_bootstrap, kafka_topics, jobs, tmp_path, n: i
     duplicates = len(sources) - len(set(sources))
     # What each restart added: the duplicates seen at the next kill (or at the end) minus those seen at its own.
     per_crash = [b - a for a, b in zip(duplicates_after, [*duplicates_after[1:], duplicates], strict=True)]
-    print(f"\nRELIABILITY crash-restart: messages={n} crashes={crashes} maxOffsetsPerTrigger={per_batch} "
-          f"seed={seed} lost={len(lost)} duplicates={duplicates} duplicates_per_restart={per_crash}")
+    print(
+        f"\nRELIABILITY crash-restart: messages={n} crashes={crashes} maxOffsetsPerTrigger={per_batch} "
+        f"seed={seed} lost={len(lost)} duplicates={duplicates} duplicates_per_restart={per_crash}"
+    )
     assert not lost
     assert len(sources) - duplicates == n == len(inputs)  # nothing extra either
     assert duplicates_after[0] == 0 and all(d <= per_batch for d in per_crash), per_crash

@@ -33,7 +33,7 @@ def test_deleted_unread_records_fail_the_query_loudly(corpus, kafka_bootstrap, k
     failing = jobs(env, "failing")
     assert failing.proc.wait(timeout=600) == 1, failing.log()
     log = failing.log_path.read_text(errors="replace")
-    assert "ERROR app.supervisor: query ner failed" in log
+    assert "ERROR app.spark.supervisor: query ner failed" in log
     assert "offset(s):" not in log  # a data-loss failure is not one message: nothing quarantined
     assert "Some data may have been lost" in log and "failOnDataLoss" in log, log[-3000:]
 
@@ -48,7 +48,9 @@ def test_deleted_unread_records_fail_the_query_loudly(corpus, kafka_bootstrap, k
     want_kept = {k.decode() for k, _ in records[:100] + records[250:]}
     lost = {k.decode() for k, _ in records[100:250]}
     assert got == want_kept and not got & lost
-    print(f"\nRELIABILITY data-loss: produced=300 deleted_unread=150 exit_code_on_loss=1 "
-          f"processed_after_recovery={len(got) - 100}")
+    print(
+        f"\nRELIABILITY data-loss: produced=300 deleted_unread=150 exit_code_on_loss=1 "
+        f"processed_after_recovery={len(got) - 100}"
+    )
     again = jobs(env, "after")  # FAIL_ON_DATA_LOSS back to true: nothing new, a clean run
     assert again.proc.wait(timeout=600) == 0, again.log()

@@ -14,8 +14,9 @@ pytestmark = pytest.mark.reliability
 
 
 def run_stops(corpus, kafka_bootstrap, kafka_topics, jobs, tmp_path, n: int, stops: int, per_batch: int) -> None:
-    stream = Backlog.make(kafka_bootstrap, kafka_topics, tmp_path / "ckpt", keyed_records(corpus, n, prefix="stop"),
-                          per_batch)
+    stream = Backlog.make(
+        kafka_bootstrap, kafka_topics, tmp_path / "ckpt", keyed_records(corpus, n, prefix="stop"), per_batch
+    )
     tail = stream.tail
     stop_seconds = []
     for stop in range(stops):
@@ -29,8 +30,10 @@ def run_stops(corpus, kafka_bootstrap, kafka_topics, jobs, tmp_path, n: int, sto
         assert "the batch in flight committed" in job.log(20_000) or "(idle)" in job.log(20_000), job.log()
     inputs, sources = stream.drain(jobs, ASYNC_PROGRESS_TRACKING="false")
     duplicates = len(sources) - len(set(sources))
-    print(f"\nRELIABILITY graceful-stop: messages={n} sigterm_restarts={stops} maxOffsetsPerTrigger={per_batch} "
-          f"lost={len(inputs - set(sources))} duplicates={duplicates} stop_seconds={stop_seconds}")
+    print(
+        f"\nRELIABILITY graceful-stop: messages={n} sigterm_restarts={stops} maxOffsetsPerTrigger={per_batch} "
+        f"lost={len(inputs - set(sources))} duplicates={duplicates} stop_seconds={stop_seconds}"
+    )
     assert set(sources) == inputs
     assert duplicates == 0
 

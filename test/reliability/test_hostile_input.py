@@ -11,7 +11,7 @@ import pytest
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 
-from app.records import RecordBudget
+from app.contract import RecordBudget
 from deploy.local.stack.procs import rss_bytes
 from test.helpers.jobs import job_env
 from test.helpers.streams import Tail
@@ -46,12 +46,20 @@ CASES = [
     (b"int-lang", json.dumps({"uuid": "l", "text": "Rome", "lang": 7}).encode(), [], "invalid_lang"),
     (b"list-lang", doc("l", lang=["en"]), [], "invalid_lang"),
     (b"unsupported-lang", doc("de", "Angela Merkel wohnt in Berlin.", "de"), [], "unsupported_lang"),
-    (b"surrogate-text", json.dumps({"uuid": "s", "text": "Paris \ud800 London", "lang": "en"}).encode(), [],
-     "invalid_text"),
+    (
+        b"surrogate-text",
+        json.dumps({"uuid": "s", "text": "Paris \ud800 London", "lang": "en"}).encode(),
+        [],
+        "invalid_text",
+    ),
     (b"2mb-text", doc("big", "Paris and London. " * 116_000), [], "text_too_long"),
     (b"text-at-limit", doc("at-limit", ("Barack Obama met Angela Merkel in Berlin. " * 2400)[:100_000]), [], "ok"),
-    (b"control-chars", doc("control", "Barack Obama\x00\x01\x07\x1b[31m visited\r\n\tParis\x7f\u2028 today."), [],
-     "ok"),
+    (
+        b"control-chars",
+        doc("control", "Barack Obama\x00\x01\x07\x1b[31m visited\r\n\tParis\x7f\u2028 today."),
+        [],
+        "ok",
+    ),
     (b"emoji", doc("emoji", "👋🏽 Barack Obama 🇺🇸 flew to Paris 🎉 with Angela Merkel 👩‍👩‍👧."), [], "ok"),
     (b"rtl", doc("rtl", "باراك أوباما زار باريس. ברק אובמה ביקר בפריז. Barack Obama visited Paris."), [], "ok"),
     (b"cjk", doc("cjk", "巴拉克·奥巴马访问了巴黎。東京タワー。서울특별시. Barack Obama visited Tokyo."), [], "ok"),
@@ -61,8 +69,9 @@ CASES = [
     (b"extra-fields", doc("extra", extra={"nested": {"a": [1, 2]}}), [], "ok"),
 ]
 # Valid JSON whose parsing raises something else than a JSON error; nesting past the recursion limit.
-CASES.append((b"huge-int", b'{"uuid": "i", "text": "Rome", "lang": "en", "n": ' + b"9" * 5000 + b"}", [],
-              "invalid_json"))
+CASES.append(
+    (b"huge-int", b'{"uuid": "i", "text": "Rome", "lang": "en", "n": ' + b"9" * 5000 + b"}", [], "invalid_json")
+)
 CASES.append((b"deep-nesting", b'{"a": ' * 50_000 + b"1" + b"}" * 50_000, [], "invalid_json"))
 # A key of 900 KB: its dead letter must still fit in one record (the key is cut, its full size recorded).
 CASES.append((b"K" * 900_000, b"{oops", [], "invalid_json"))
@@ -73,6 +82,9 @@ CASES.append((b"every-plane", doc("planes", f"Barack Obama {PLANES} visited Pari
 # 10,000 entities (~670 KB of result) pass.
 CASES.append((b"many-entities", doc("many", "Paris, London, Berlin, Madrid, Rome. " * 2000), [], "ok"))
 # 15,200 entities (~0.99 MB) and a 60 KB uuid, which the result carries twice: over one record.
+# A CreateTime far before year 1: the broker takes it; read as a datetime, it once failed every batch for good.
+TIMESTAMPS = {b"year-minus-1968": -124_271_193_600_002}
+CASES.append((b"year-minus-1968", doc("old"), [], "invalid_timestamp"))
 CASES.append((b"too-many-entities", doc("too-many-" + "x" * 60_000, "Paris, Rome. " * 7600), [], "result_too_large"))
 
 
@@ -82,8 +94,13 @@ def make_topics(bootstrap: str) -> tuple[str, str, str]:
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
         # The input topic takes a 2 MB message; the output topics keep the broker's default limit (1 MB).
-        admin.create_topics([NewTopic(topics[0], 2, 1, topic_configs={"max.message.bytes": str(4 * 1024 * 1024)}),
-                             NewTopic(topics[1], 1, 1), NewTopic(topics[2], 1, 1)])
+        admin.create_topics(
+            [
+                NewTopic(topics[0], 2, 1, topic_configs={"max.message.bytes": str(4 * 1024 * 1024)}),
+                NewTopic(topics[1], 1, 1),
+                NewTopic(topics[2], 1, 1),
+            ]
+        )
     finally:
         admin.close()
     return topics
@@ -95,10 +112,12 @@ def test_hostile_input_is_routed_and_the_job_stays_up(kafka_bootstrap, jobs, tmp
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, max_request_size=4 * 1024 * 1024, acks="all")
     sent = {}  # (partition, offset) -> case: every output record says where its input was
     for case in CASES:
-        meta = producer.send(topics[0], key=case[0], value=case[1], headers=case[2]).get(timeout=30)
+        stamp = TIMESTAMPS.get(case[0] or b"")
+        meta = producer.send(topics[0], key=case[0], value=case[1], headers=case[2], timestamp_ms=stamp).get(30)
         sent[(meta.partition, meta.offset)] = case
-    job = jobs(job_env(kafka_bootstrap, topics, tmp_path / "ckpt", TRIGGER_INTERVAL="0 seconds",
-                       MAX_OFFSETS_PER_TRIGGER="10"))
+    job = jobs(
+        job_env(kafka_bootstrap, topics, tmp_path / "ckpt", TRIGGER_INTERVAL="0 seconds", MAX_OFFSETS_PER_TRIGGER="10")
+    )
     tail = Tail(kafka_bootstrap, topics[1], topics[2])
     peak_rss = {}
 
@@ -112,8 +131,9 @@ def test_hostile_input_is_routed_and_the_job_stays_up(kafka_bootstrap, jobs, tmp
     meta = producer.send(topics[0], key=b"after", value=doc("after")).get(timeout=30)
     sent[(meta.partition, meta.offset)] = (b"after", doc("after"), [], "ok")
     producer.close()
-    tail.wait_until(lambda: "after" in {r["value"]["uuid"] for r in tail.results}, 120, "a message after the rest",
-                    still_ok=sample)
+    tail.wait_until(
+        lambda: "after" in {r["value"]["uuid"] for r in tail.results}, 120, "a message after the rest", still_ok=sample
+    )
     tail.poll(2)
     assert job.terminate() == 0, job.log()
 
@@ -129,13 +149,46 @@ def test_hostile_input_is_routed_and_the_job_stays_up(kafka_bootstrap, jobs, tmp
             text = json.loads(value)["text"]
             assert out["uuid"] == json.loads(value)["uuid"], key
             for e in out["entities"]:
-                assert text[e["start_char"]:e["end_char"]] == e["text"], (key, e)  # offsets survive Arrow/JSON
+                assert text[e["start_char"] : e["end_char"]] == e["text"], (key, e)  # offsets survive Arrow/JSON
     assert len(results["many"]["entities"]) >= 10_000
     big = dead[b"2mb-text"]  # the dead letter keeps what fits of the value and says how big it was
     assert big["value_bytes"] > 2_000_000 and len(base64.b64decode(big["value_base64"])) == records.value_bytes
     long_key = dead[b"K" * records.key_bytes]  # the key is cut to its share, its full size recorded
     assert long_key["key_bytes"] == 900_000 and base64.b64decode(long_key["value_base64"]) == b"{oops"
     peak = max(peak_rss.values())
-    print(f"\nRELIABILITY hostile-input: messages={len(CASES) + 1} routed=100% "
-          f"python_workers={len(peak_rss)} peak_worker_rss_mb={peak // 2**20}")
+    print(
+        f"\nRELIABILITY hostile-input: messages={len(CASES) + 1} routed=100% "
+        f"python_workers={len(peak_rss)} peak_worker_rss_mb={peak // 2**20}"
+    )
     assert peak < MAX_WORKER_RSS
+
+
+@pytest.mark.timeout(600)
+def test_a_burst_of_tokenizer_stalls_costs_the_messages_behind_it_nothing(kafka_bootstrap, jobs, tmp_path):
+    """20 messages of '$' * 8000 (once ~10 s of a core each, 66 s of delay for the messages behind them) go
+    through the tokenizer guard: each gets its result, none times out, and the normal messages behind them are
+    served. The delay is printed for the record (measured, not asserted: the machine is shared)."""
+    topics = make_topics(kafka_bootstrap)
+    job = jobs(job_env(kafka_bootstrap, topics, tmp_path / "ckpt", TRIGGER_INTERVAL="0 seconds"))
+    tail = Tail(kafka_bootstrap, topics[1], topics[2])
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+
+    def up() -> None:
+        assert job.running(), job.log()
+
+    producer.send(topics[0], value=doc("warm-up")).get(timeout=30)
+    tail.wait_until(lambda: "warm-up" in tail.uuids(), 300, "the job serving", still_ok=up)
+    started = time.monotonic()
+    for i in range(20):
+        producer.send(topics[0], value=doc(f"dollars-{i}", "$" * 8000))
+    for i in range(5):
+        producer.send(topics[0], value=doc(f"normal-{i}"))
+    producer.flush()
+    producer.close()
+    normal = {f"normal-{i}" for i in range(5)}
+    tail.wait_until(lambda: normal <= set(tail.uuids()), 300, "the normal messages", still_ok=up)
+    delay = time.monotonic() - started
+    tail.wait_until(lambda: len(tail.uuids()) >= 26, 120, "every message")
+    assert job.terminate() == 0, job.log()
+    assert not tail.dead_letters, [d["value"]["reason"] for d in tail.dead_letters]
+    print(f"\nRELIABILITY tokenizer-stall burst: 20 x '$'*8000 then 5 normal: served in {delay:.1f} s")

@@ -11,9 +11,9 @@ import pytest
 
 from deploy.local.stack.clients import produce
 from deploy.local.stack.procs import rss_bytes
+from test.helpers.hostile_model import MARK, build
 from test.helpers.jobs import job_env
 from test.helpers.streams import Tail
-from test.reliability.hostile_model import MARK, build
 
 pytestmark = pytest.mark.reliability
 # Per Python process (Spark's worker and its inference process): the default INFERENCE_MEMORY_MB, the README's bound.
@@ -31,9 +31,16 @@ def _run_hostile(kafka_bootstrap, kafka_topics, jobs, tmp_path, action: str, **s
     records = [_doc(i) for i in range(40)]
     records[17] = _doc(17, f"Barack Obama says {MARK} in Paris.")
     produce(kafka_bootstrap, topics[0], records)
-    env = job_env(kafka_bootstrap, topics, tmp_path / "ckpt", TRIGGER_INTERVAL="0 seconds",
-                  MAX_OFFSETS_PER_TRIGGER="10", SPACY_MODELS=f"en={model}", PYTHONPATH=str(tmp_path / "models"),
-                  **settings)
+    env = job_env(
+        kafka_bootstrap,
+        topics,
+        tmp_path / "ckpt",
+        TRIGGER_INTERVAL="0 seconds",
+        MAX_OFFSETS_PER_TRIGGER="10",
+        SPACY_MODELS=f"en={model}",
+        PYTHONPATH=str(tmp_path / "models"),
+        **settings,
+    )
     job = jobs(env)
     tail = Tail(kafka_bootstrap, topics[1], topics[2])
 
@@ -44,8 +51,9 @@ def _run_hostile(kafka_bootstrap, kafka_topics, jobs, tmp_path, action: str, **s
     # Back to full speed: messages sent afterwards come through.
     later = [_doc(i) for i in range(100, 110)]
     produce(kafka_bootstrap, topics[0], later)
-    tail.wait_until(lambda: len(set(tail.sources())) >= len(records) + len(later), 300, "messages after it",
-                    still_ok=up)
+    tail.wait_until(
+        lambda: len(set(tail.sources())) >= len(records) + len(later), 300, "messages after it", still_ok=up
+    )
     tail.poll(1)
     assert job.terminate() == 0, job.log()
     tail.close()
@@ -60,7 +68,8 @@ def _run_hostile(kafka_bootstrap, kafka_topics, jobs, tmp_path, action: str, **s
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("action", ["kill", "allocate"])
 def test_a_component_that_kills_or_exhausts_its_process_costs_one_message(
-        kafka_bootstrap, kafka_topics, jobs, tmp_path, action):
+    kafka_bootstrap, kafka_topics, jobs, tmp_path, action
+):
     dead, _ = _run_hostile(kafka_bootstrap, kafka_topics, jobs, tmp_path, action, INFERENCE_MEMORY_MB="1500")
     assert dead["reason"] == "inference_crashed", dead
     expected = "signal SIGKILL" if action == "kill" else "memory limit of 1500 MiB"
@@ -78,8 +87,7 @@ def test_a_crashed_worker_is_quarantined_not_a_crash_loop(kafka_bootstrap, kafka
 
 
 @pytest.mark.timeout(600)
-def test_messages_behind_a_quadratic_text_are_served_within_seconds(nlp, kafka_bootstrap, kafka_topics, jobs,
-                                                                     tmp_path):
+def test_messages_behind_a_quadratic_text_are_served_within_seconds(nlp, kafka_bootstrap, kafka_topics, jobs, tmp_path):
     """A run of 100,000 quotes (within MAX_TEXT_LENGTH) would hold spaCy's tokenizer ~20 minutes."""
     topics = (kafka_topics("input", 1), kafka_topics("result", 1), kafka_topics("dead", 1))
     job = jobs(job_env(kafka_bootstrap, topics, tmp_path / "ckpt", TRIGGER_INTERVAL="0 seconds"))
@@ -104,18 +112,20 @@ def test_messages_behind_a_quadratic_text_are_served_within_seconds(nlp, kafka_b
 
 
 @pytest.mark.timeout(900)
-def test_a_backlog_of_maximum_length_texts_keeps_worker_memory_bounded(corpus, kafka_bootstrap, kafka_topics, jobs,
-                                                                       tmp_path):
+def test_a_backlog_of_maximum_length_texts_keeps_worker_memory_bounded(
+    corpus, kafka_bootstrap, kafka_topics, jobs, tmp_path
+):
     """What one nlp.pipe call holds is bounded by characters (NLP_BATCH_MAX_CHARS), and an inference process over
     75% of INFERENCE_MEMORY_MB is replaced between calls: RSS stays under the limit the README states."""
     prose = " ".join(d["text"] for d in corpus[:400])
-    texts = [prose[i * 1000:i * 1000 + 100_000] for i in range(24)]  # 24 different texts of 100,000 characters
+    texts = [prose[i * 1000 : i * 1000 + 100_000] for i in range(24)]  # 24 different texts of 100,000 characters
     topics = (kafka_topics("input", 2), kafka_topics("result", 1), kafka_topics("dead", 1))
     produce(kafka_bootstrap, topics[0], [_doc(i, t) for i, t in enumerate(texts)])
     # This test is about memory: a budget of time far above one long text's inference (2-3 s on an idle core) keeps
     # a busy machine from turning it into a timeout test (with the 5 s default, half the texts timed out at load 6).
-    job = jobs(job_env(kafka_bootstrap, topics, tmp_path / "ckpt", TRIGGER_INTERVAL="0 seconds",
-                       MESSAGE_TIMEOUT_SECONDS="120"))
+    job = jobs(
+        job_env(kafka_bootstrap, topics, tmp_path / "ckpt", TRIGGER_INTERVAL="0 seconds", MESSAGE_TIMEOUT_SECONDS="120")
+    )
     tail = Tail(kafka_bootstrap, topics[1], topics[2])
     peak: dict[int, int] = {}
 
@@ -128,7 +138,9 @@ def test_a_backlog_of_maximum_length_texts_keeps_worker_memory_bounded(corpus, k
     assert job.terminate() == 0, job.log()
     tail.close()
     reasons = [d["value"]["reason"] for d in tail.dead_letters]
-    print(f"\nRELIABILITY long-text backlog: {len(texts)} x 100,000 characters, results={len(tail.results)} "
-          f"dead_letters={reasons} python_processes={len(peak)} peak_rss_mb={max(peak.values()) // 2**20}")
+    print(
+        f"\nRELIABILITY long-text backlog: {len(texts)} x 100,000 characters, results={len(tail.results)} "
+        f"dead_letters={reasons} python_processes={len(peak)} peak_rss_mb={max(peak.values()) // 2**20}"
+    )
     assert len(tail.results) == len(texts)
     assert max(peak.values()) < MAX_WORKER_RSS_BYTES

@@ -34,16 +34,46 @@ class SecureBroker:
 
 def make_certificates(directory: Path) -> tuple[Path, Path]:
     """A throwaway CA and a broker certificate for 127.0.0.1; the broker's key and chain in one PEM file."""
+
     def openssl(*args: str) -> None:
         subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True, timeout=60)
 
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-            "-subj", "/CN=reliability-test-ca")
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "broker.key", "-out", "broker.csr",
-            "-subj", "/CN=127.0.0.1")
+    openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=reliability-test-ca",
+    )
+    openssl(
+        "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "broker.key", "-out", "broker.csr", "-subj", "/CN=127.0.0.1"
+    )
     (directory / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    openssl("x509", "-req", "-in", "broker.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-            "-out", "broker.crt", "-days", "2", "-extfile", "san.ext")
+    openssl(
+        "x509",
+        "-req",
+        "-in",
+        "broker.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "broker.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    )
     keystore = directory / "broker-keystore.pem"
     keystore.write_text((directory / "broker.key").read_text() + (directory / "broker.crt").read_text())
     return directory / "ca.pem", keystore
@@ -77,7 +107,8 @@ listener.name.sasl_ssl.ssl.keystore.location={keystore}
         admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
         try:
             errors = admin.alter_user_scram_credentials(
-                [UserScramCredentialUpsertion("svc-scram", "SCRAM-SHA-512", scram_password)])
+                [UserScramCredentialUpsertion("svc-scram", "SCRAM-SHA-512", scram_password)]
+            )
             assert not any(errors.values()), errors
         finally:
             admin.close()
@@ -87,16 +118,23 @@ listener.name.sasl_ssl.ssl.keystore.location={keystore}
 
 
 def listener_env(secure: SecureBroker, protocol: str, wrong_password: bool = False) -> dict[str, str]:
-    if protocol == "SASL_PLAINTEXT":
-        password = secure.scram_password
-        env = {"KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{PORT + 2}", "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
-               "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512", "KAFKA_SASL_USERNAME": "svc-scram"}
-    else:
-        password = secure.plain_password
-        env = {"KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{PORT + 3}", "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
-               "KAFKA_SASL_MECHANISM": "PLAIN", "KAFKA_SASL_USERNAME": "svc-plain",
-               "KAFKA_SSL_CA_LOCATION": str(secure.ca_file)}
-    env["KAFKA_SASL_PASSWORD"] = password[::-1] if wrong_password else password
+    """The client settings for one of the broker's SASL listeners: SCRAM-SHA-512 on SASL_PLAINTEXT, PLAIN on
+    SASL_SSL (which also needs the CA)."""
+    tls = protocol == "SASL_SSL"
+    port, mechanism, user, password = (
+        (PORT + 3, "PLAIN", "svc-plain", secure.plain_password)
+        if tls
+        else (PORT + 2, "SCRAM-SHA-512", "svc-scram", secure.scram_password)
+    )
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{port}",
+        "KAFKA_SECURITY_PROTOCOL": protocol,
+        "KAFKA_SASL_MECHANISM": mechanism,
+        "KAFKA_SASL_USERNAME": user,
+        "KAFKA_SASL_PASSWORD": password[::-1] if wrong_password else password,
+    }
+    if tls:
+        env["KAFKA_SSL_CA_LOCATION"] = str(secure.ca_file)
     return env
 
 
@@ -127,14 +165,21 @@ def test_job_over_a_secured_listener_leaks_no_secret(secure_broker, protocol, co
     records = keyed_records(corpus, 200, prefix=protocol.lower())
     produce(plain, topics[0], records)
     security = listener_env(secure_broker, protocol)
-    env = job_env(security["KAFKA_BOOTSTRAP_SERVERS"], topics, tmp_path / "ckpt", TRIGGER_INTERVAL="available-now",
-                  **{k: v for k, v in security.items() if k != "KAFKA_BOOTSTRAP_SERVERS"})
+    env = job_env(
+        security["KAFKA_BOOTSTRAP_SERVERS"],
+        topics,
+        tmp_path / "ckpt",
+        TRIGGER_INTERVAL="available-now",
+        **{k: v for k, v in security.items() if k != "KAFKA_BOOTSTRAP_SERVERS"},
+    )
     events = tmp_path / "spark-events"
     events.mkdir()
     # Spark's event log holds the environment (the UI's config page) and every progress event.
     # Uncompressed (Spark 4 compresses it by default), or the search below would find nothing in it.
-    env["PYSPARK_SUBMIT_ARGS"] = (f"--conf spark.eventLog.enabled=true --conf spark.eventLog.dir=file://{events} "
-                                  "--conf spark.eventLog.compress=false pyspark-shell")
+    env["PYSPARK_SUBMIT_ARGS"] = (
+        f"--conf spark.eventLog.enabled=true --conf spark.eventLog.dir=file://{events} "
+        "--conf spark.eventLog.compress=false pyspark-shell"
+    )
     job = jobs(env)
     assert job.proc.wait(timeout=600) == 0, job.log()
     event_log = "".join(p.read_text(errors="replace") for p in events.rglob("*") if p.is_file())
@@ -147,8 +192,10 @@ def test_job_over_a_secured_listener_leaks_no_secret(secure_broker, protocol, co
     # The offsets committer authenticated too: the group holds the topic's end.
     assert committed(plain, env["KAFKA_CONSUMER_GROUP"]) == end_offsets(plain, topics[0])
     leaks = files_containing(tmp_path, [secure_broker.scram_password, secure_broker.plain_password])
-    print(f"\nRELIABILITY security {protocol}: messages={len(records)} lost=0 "
-          f"files_checked={sum(1 for p in tmp_path.rglob('*') if p.is_file())} leaks={len(leaks)}")
+    print(
+        f"\nRELIABILITY security {protocol}: messages={len(records)} lost=0 "
+        f"files_checked={sum(1 for p in tmp_path.rglob('*') if p.is_file())} leaks={len(leaks)}"
+    )
     assert not leaks, leaks
 
 
@@ -157,8 +204,12 @@ def test_job_over_a_secured_listener_leaks_no_secret(secure_broker, protocol, co
 def test_wrong_password_fails_fast_with_a_clear_message(secure_broker, protocol, jobs, tmp_path):
     topics = create_topics(secure_broker.broker.bootstrap, f"wrong-pw-{secrets.token_hex(4)}")
     security = listener_env(secure_broker, protocol, wrong_password=True)
-    env = job_env(security["KAFKA_BOOTSTRAP_SERVERS"], topics, tmp_path / "ckpt",
-                  **{k: v for k, v in security.items() if k != "KAFKA_BOOTSTRAP_SERVERS"})
+    env = job_env(
+        security["KAFKA_BOOTSTRAP_SERVERS"],
+        topics,
+        tmp_path / "ckpt",
+        **{k: v for k, v in security.items() if k != "KAFKA_BOOTSTRAP_SERVERS"},
+    )
     job = jobs(env)
     assert job.proc.wait(timeout=120) == 1, job.log()
     log = job.log_path.read_text(errors="replace")

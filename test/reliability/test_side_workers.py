@@ -89,9 +89,15 @@ def test_query_keeps_going_when_pushgateway_and_commits_fail(corpus, kafka_boots
     records = keyed_records(corpus, 1500, prefix="side")
     produce(kafka_bootstrap, topics[0], records)
     port = free_port()  # nothing listens yet: the Pushgateway is down
-    env = job_env(kafka_bootstrap, topics, tmp_path / "ckpt", TRIGGER_INTERVAL="0 seconds",
-                  MAX_OFFSETS_PER_TRIGGER="50", PUSHGATEWAY_URL=f"http://127.0.0.1:{port}",
-                  METRICS_PUSH_INTERVAL_SECONDS="1")
+    env = job_env(
+        kafka_bootstrap,
+        topics,
+        tmp_path / "ckpt",
+        TRIGGER_INTERVAL="0 seconds",
+        MAX_OFFSETS_PER_TRIGGER="50",
+        PUSHGATEWAY_URL=f"http://127.0.0.1:{port}",
+        METRICS_PUSH_INTERVAL_SECONDS="1",
+    )
     member = GroupMember(kafka_bootstrap, env["KAFKA_CONSUMER_GROUP"], topics[2])
     job = jobs(env)
     tail = Tail(kafka_bootstrap, topics[1], topics[2])
@@ -104,14 +110,19 @@ def test_query_keeps_going_when_pushgateway_and_commits_fail(corpus, kafka_boots
     try:
         gateway.hang.set()
         during_hang = tail.poll(0)
-        tail.wait_until(lambda: gateway.hung >= 1 and tail.poll(0) >= during_hang + 150, 300,
-                        "results while pushes hang", still_ok=up)
+        tail.wait_until(
+            lambda: gateway.hung >= 1 and tail.poll(0) >= during_hang + 150,
+            300,
+            "results while pushes hang",
+            still_ok=up,
+        )
         assert not committed(kafka_bootstrap, env["KAFKA_CONSUMER_GROUP"]).get((topics[0], 0))
         member.leave()
         gateway.hang.clear()
         gateway.release.set()
-        tail.wait_until(lambda: gateway.last("ner_offset_commits_total") >= 1, 180,
-                        "commits resumed and pushed", still_ok=up)
+        tail.wait_until(
+            lambda: gateway.last("ner_offset_commits_total") >= 1, 180, "commits resumed and pushed", still_ok=up
+        )
         tail.wait_until(lambda: len(set(tail.uuids())) >= len(records), 600, "every message", still_ok=up)
         push_failures = gateway.last("ner_metrics_push_failures_total")
         commit_failures = gateway.last("ner_offset_commit_failures_total")
@@ -124,5 +135,7 @@ def test_query_keeps_going_when_pushgateway_and_commits_fail(corpus, kafka_boots
     log = job.log_path.read_text(errors="replace")
     assert "metrics-pusher: step failed" in log and "offsets-committer: step failed" in log
     assert {u.encode() for u in tail.uuids()} >= {k for k, _ in records}
-    print(f"\nRELIABILITY side-workers: messages={len(records)} lost=0 push_failures={push_failures:.0f} "
-          f"commit_failures={commit_failures:.0f} hung_pushes={gateway.hung} pushes_received={len(gateway.bodies)}")
+    print(
+        f"\nRELIABILITY side-workers: messages={len(records)} lost=0 push_failures={push_failures:.0f} "
+        f"commit_failures={commit_failures:.0f} hung_pushes={gateway.hung} pushes_received={len(gateway.bodies)}"
+    )

@@ -1,25 +1,29 @@
-"""App metrics from query progress, and pushes to a real HTTP endpoint."""
+"""App metrics from the query's progress: counts, timings and lag per language, every declared name exported."""
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
-
-import pytest
-from prometheus_client import CollectorRegistry, Gauge
-
+from app.contract import BatchStats, LangStats
 from app.workers.metrics import METRIC_NAMES, AppMetrics
-from app.workers.metrics_push import MetricsPusher, SparkMetricsCollector, pushgateway
+
+
+def stats() -> list[str]:
+    """Two Arrow batches' stats as the Python workers write them (app/contract.py BatchStats)."""
+    en = LangStats(
+        6, 5, 20, {"empty_text": 1}, inference_seconds=0.1, model_load_seconds=0.8, newest_received_ms=990_000
+    )
+    for seconds in (0.2, 0.3, 4.0, 4.0, 4.0):
+        en.latency.observe(seconds)
+        en.message_inference.observe(0.02)
+    fr = LangStats(2, 2, 10, inference_seconds=0.2, newest_received_ms=995_000)
+    unknown = LangStats(2, 0, 0, {"invalid_json": 2})
+    return [BatchStats({"en": en, "unknown": unknown}).to_json(), BatchStats({"fr": fr}).to_json()]
+
 
 PROGRESS = {
-    "batchId": 3, "inputRowsPerSecond": 120.5, "processedRowsPerSecond": 99.0,
+    "batchId": 3,
+    "inputRowsPerSecond": 120.5,
+    "processedRowsPerSecond": 99.0,
     "durationMs": {"triggerExecution": 1500},
     "sources": [{"metrics": {"maxOffsetsBehindLatest": "42", "avgOffsetsBehindLatest": "20.0"}}],
-    "observedMetrics": {"ner": {"messages_in": 10, "stats": [
-        json.dumps({"en": {"messages": 6, "results": 5, "entities": 20, "dead_letters": {"empty_text": 1},
-                           "inference_seconds": 0.1, "model_load_seconds": 0.8},
-                    "unknown": {"messages": 2, "results": 0, "entities": 0, "dead_letters": {"invalid_json": 2}}}),
-        json.dumps({"fr": {"messages": 2, "results": 2, "entities": 10, "dead_letters": {}, "inference_seconds": 0.2}}),
-    ]}},
+    "observedMetrics": {"ner": {"messages_in": 10, "stats": stats()}},
 }
 
 
@@ -39,8 +43,8 @@ def test_progress_becomes_metrics():
     assert value(r, "ner_batches_total") == 1
     assert value(r, "ner_offsets_behind_latest") == 42 and value(r, "ner_input_rows_per_second") == 120.5
     assert value(r, "ner_last_batch_duration_seconds") == 1.5 and value(r, "ner_last_batch_timestamp_seconds") == 1000
-    assert value(r, "ner_inference_seconds_count", {"lang": "en"}) == 1
-    assert value(r, "ner_inference_seconds_count", {"lang": "fr"}) == 1
+    assert value(r, "ner_inference_batch_seconds_count", {"lang": "en"}) == 1
+    assert value(r, "ner_inference_batch_seconds_count", {"lang": "fr"}) == 1
     assert value(r, "ner_model_load_seconds", {"lang": "en"}) == 0.8
 
 
@@ -51,62 +55,29 @@ def test_every_declared_name_is_exported():
     assert exported == set(METRIC_NAMES)
 
 
-class Recorder(BaseHTTPRequestHandler):
-    bodies: list = []
-    status = 200
-
-    def do_PUT(self):  # noqa: N802 - http.server API
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        Recorder.bodies.append((self.path, self.headers.get("Authorization"), body.decode()))
-        self.send_response(Recorder.status)
-        self.end_headers()
-
-    def do_GET(self):  # noqa: N802 - serves a Spark-like PrometheusServlet page
-        body = b'metrics_ner_driver_BlockManager_memory_maxMem_MB_Number{type="gauges"} 434\n'
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+def test_end_to_end_latency_and_inference_per_message_are_histograms_per_language():
+    m = AppMetrics(("en", "fr"))
+    m.observe_progress(PROGRESS, now=1000.0)
+    r = m.registry
+    assert value(r, "ner_end_to_end_latency_seconds_count", {"lang": "en"}) == 5
+    assert value(r, "ner_end_to_end_latency_seconds_bucket", {"lang": "en", "le": "0.25"}) == 1
+    assert value(r, "ner_end_to_end_latency_seconds_bucket", {"lang": "en", "le": "5"}) == 5
+    assert value(r, "ner_end_to_end_latency_seconds_sum", {"lang": "en"}) == 12.5
+    assert value(r, "ner_end_to_end_latency_seconds_count", {"lang": "fr"}) == 0  # exists from the start
+    assert value(r, "ner_message_inference_seconds_bucket", {"lang": "en", "le": "0.025"}) == 5
 
 
-@pytest.fixture
-def http_server():
-    Recorder.bodies, Recorder.status = [], 200
-    server = HTTPServer(("127.0.0.1", 0), Recorder)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+def test_time_lag_is_the_newest_processed_record_s_age_while_offsets_wait(monkeypatch):
+    m = AppMetrics(("en", "fr"))
+    m.observe_progress(PROGRESS, now=1000.0)
+    monkeypatch.setattr("app.workers.metrics.time.time", lambda: 1005.0)
+    assert value(m.registry, "ner_input_time_lag_seconds") == 10.0  # 1005 s - the newest record, 995 s
+    idle = {**PROGRESS, "observedMetrics": {}, "sources": [{"metrics": {"maxOffsetsBehindLatest": "0"}}]}
+    m.observe_progress(idle, now=1001.0)
+    assert value(m.registry, "ner_input_time_lag_seconds") == 0.0  # nothing waits
 
 
-def test_pusher_pushes_with_a_stable_grouping_key_and_a_final_push(http_server):
-    registry = CollectorRegistry()
-    Gauge("ner_example", "x", registry=registry).set(3)
-    registry.register(SparkMetricsCollector(lambda: [f"{http_server}/metrics/prometheus/"]))
-    pusher = MetricsPusher(registry, pushgateway(http_server, "cluster-a", "driver", "user", "pw"), interval=60)
-    pusher.start()
-    pusher.stop()  # the interval never elapsed: this is the final push alone
-    assert len(Recorder.bodies) == 1
-    path, auth, body = Recorder.bodies[0]
-    assert path == "/metrics/job/cluster-a/instance/driver"
-    assert auth and auth.startswith("Basic ")
-    assert "ner_example 3.0" in body and "metrics_ner_driver_BlockManager_memory_maxMem_MB_Number" in body
-
-
-def test_push_failures_are_counted(http_server):
-    Recorder.status = 500
-    failures = []
-    pusher = MetricsPusher(CollectorRegistry(), pushgateway(http_server, "j", "i"), interval=60,
-                           on_failure=lambda: failures.append(1))
-    pusher.final_attempts, pusher.final_retry_delay = 2, 0.0
-    pusher.start()
-    pusher.stop()
-    assert len(failures) == 2 and pusher.pushes == 0
-
-
-def test_unreachable_spark_endpoint_yields_nothing():
-    assert list(SparkMetricsCollector(lambda: ["http://127.0.0.1:9/metrics/prometheus/"], timeout=0.5).collect()) == []
+def test_the_job_says_whether_it_runs_and_which_group_it_commits_to():
+    m = AppMetrics(("en",), "ner-service")
+    assert value(m.registry, "ner_running") == 1
+    assert value(m.registry, "ner_consumer_group_info", {"consumer_group": "ner-service"}) == 1

@@ -7,8 +7,13 @@ from app.workers.offsets import OffsetsCommitter, OffsetsSnapshot, kafka_commit,
 
 PROGRESS = {
     "batchId": 7,
-    "sources": [{"description": "KafkaV2[Subscribe[input]]", "startOffset": {"input": {"0": 5, "1": 2}},
-                 "endOffset": {"input": {"0": 10, "1": 4}}}],
+    "sources": [
+        {
+            "description": "KafkaV2[Subscribe[input]]",
+            "startOffset": {"input": {"0": 5, "1": 2}},
+            "endOffset": {"input": {"0": 10, "1": 4}},
+        }
+    ],
 }
 
 

@@ -115,8 +115,12 @@ def test_a_real_query_every_batch_handed_on(spark, tmp_path):
     out: list[dict] = []
     poller = ProgressPoller(out.append, interval=0.05)
     frame = spark.readStream.format("rate").option("rowsPerSecond", 50).load()
-    query = (frame.writeStream.format("noop").trigger(processingTime="100 milliseconds")
-             .option("checkpointLocation", str(tmp_path / "cp")).start())
+    query = (
+        frame.writeStream.format("noop")
+        .trigger(processingTime="100 milliseconds")
+        .option("checkpointLocation", str(tmp_path / "cp"))
+        .start()
+    )
     try:
         with poller:
             poller.watch(query)

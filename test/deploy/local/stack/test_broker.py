@@ -12,6 +12,7 @@ import pytest
 from deploy.local.stack import clients
 from deploy.local.stack.broker import Broker
 from deploy.local.stack.procs import REPO
+from test.helpers.local_stack import stack_env
 
 pytestmark = pytest.mark.integration
 PORT = 39392
@@ -46,16 +47,21 @@ def test_start_status_and_stop(broker: Broker, tmp_path: Path):
 
 
 def stack(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "deploy.local.stack", *args], cwd=REPO, env={**os.environ, **env},
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "deploy.local.stack", *args],
+        cwd=REPO,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.mark.monitoring
 def test_monitor_starts_the_broker_it_reads_and_down_stops_everything(tmp_path: Path):
-    env = {"KAFKA_STATE_DIR": str(tmp_path / "kafka"), "KAFKA_PORT": str(PORT), "KAFKA_CONTROLLER_PORT": str(PORT + 1),
-           "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{PORT}", "MONITORING_STATE_DIR": str(tmp_path / "monitoring"),
-           "BURROW_PORT": "38100", "PUSHGATEWAY_PORT": "39491", "PROMETHEUS_PORT": "39490",
-           "BURROW_TOPIC_REFRESH": "1", "APP_STATE_DIR": str(tmp_path / "app")}
+    env = stack_env(
+        tmp_path, PORT, BURROW_PORT="38100", PUSHGATEWAY_PORT="39491", PROMETHEUS_PORT="39490", BURROW_TOPIC_REFRESH="1"
+    )
     broker = Broker.from_env(env)
     try:
         started = stack("monitoring", "start", env=env)
@@ -71,17 +77,20 @@ def test_monitor_starts_the_broker_it_reads_and_down_stops_everything(tmp_path: 
         assert broker.running() is None
         assert stack("monitoring", "status", env=env).returncode == 1
         # The thin shell entry point says the same.
-        shell = subprocess.run(["bash", str(REPO / "deploy/local/kafka/kafka.sh"), "status"],
-                               env={**os.environ, **env, "STACK_PYTHON": sys.executable}, capture_output=True,
-                               text=True, timeout=60)
+        shell = subprocess.run(
+            ["bash", str(REPO / "deploy/local/kafka/kafka.sh"), "status"],
+            env={**os.environ, **env, "STACK_PYTHON": sys.executable},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert shell.returncode == 1 and shell.stdout.startswith("not running")
     finally:
         stack("down", env=env)
 
 
 def test_a_wrong_broker_address_is_not_started(tmp_path: Path):
-    env = {"KAFKA_STATE_DIR": str(tmp_path / "kafka"), "KAFKA_PORT": str(PORT),
-           "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1", "MONITORING_STATE_DIR": str(tmp_path / "monitoring")}
+    env = stack_env(tmp_path, PORT, KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:1")
     failed = stack("monitoring", "start", env=env)
     assert failed.returncode == 1 and "no Kafka broker answers at 127.0.0.1:1" in failed.stderr
     assert Broker.from_env(env).running() is None

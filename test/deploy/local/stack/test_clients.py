@@ -31,7 +31,8 @@ def test_a_jsonl_file_is_keyed_by_uuid_and_read_back(kafka_bootstrap, kafka_topi
 
     received = clients.consume_all(kafka_bootstrap, topic, expected_count=22)
     assert sorted((r.key, r.value.decode()) for r in received if r.key) == sorted(
-        (f"u-{i}".encode(), line) for i, line in enumerate(lines[:20]))
+        (f"u-{i}".encode(), line) for i, line in enumerate(lines[:20])
+    )
     assert sorted(r.value for r in received if r.key is None) == [b"[1]", b"{not json"]
     ends = clients.end_offsets(kafka_bootstrap, topic)
     assert sum(ends.values()) == 22 and set(ends) == {(topic, 0), (topic, 1)}

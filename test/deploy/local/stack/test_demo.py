@@ -12,6 +12,7 @@ import pytest
 from deploy.local.stack.broker import Broker
 from deploy.local.stack.job import BackgroundJob
 from deploy.local.stack.procs import REPO
+from test.helpers.local_stack import stack_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 PORT = 39692
@@ -19,13 +20,18 @@ PORT = 39692
 
 @pytest.mark.timeout(900)
 def test_demo_prints_every_result_and_stops_what_it_started(tmp_path: Path):
-    env = {"KAFKA_STATE_DIR": str(tmp_path / "kafka"), "KAFKA_PORT": str(PORT), "KAFKA_CONTROLLER_PORT": str(PORT + 1),
-           "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{PORT}", "APP_STATE_DIR": str(tmp_path / "app"),
-           "APP_PYTHON": sys.executable, "CHECKPOINT_LOCATION": str(tmp_path / "ckpt"), "SPARK_MASTER": "local[2]",
-           "MONITORING_STATE_DIR": str(tmp_path / "monitoring")}
+    env = stack_env(
+        tmp_path, PORT, APP_PYTHON=sys.executable, CHECKPOINT_LOCATION=str(tmp_path / "ckpt"), SPARK_MASTER="local[2]"
+    )
     try:
-        demo = subprocess.run([sys.executable, "-m", "deploy.local.stack", "demo"], cwd=REPO,
-                              env={**os.environ, **env}, capture_output=True, text=True, timeout=840)
+        demo = subprocess.run(
+            [sys.executable, "-m", "deploy.local.stack", "demo"],
+            cwd=REPO,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=840,
+        )
         assert demo.returncode == 0, demo.stderr[-3000:]
         sent = [json.loads(line)["uuid"] for line in (REPO / "deploy/local/input.json").read_text().splitlines()]
         keys = [line.split("key=")[1] for line in demo.stdout.splitlines() if line.startswith("--- result[")]
@@ -35,3 +41,10 @@ def test_demo_prints_every_result_and_stops_what_it_started(tmp_path: Path):
     finally:
         BackgroundJob.from_env(env).stop()
         Broker.from_env(env).stop()
+
+
+def test_a_key_or_value_cannot_drive_the_terminal():
+    from deploy.local.stack.demo import printable
+
+    assert printable("k\x1b]0;pwned\x07\r\n") == "k\\x1b]0;pwned\\x07\\x0d\\x0a"
+    assert printable('{\n  "a": "\x9b2J"\n}', multiline=True) == '{\n  "a": "\\x9b2J"\n}'

@@ -12,8 +12,9 @@ import pytest
 from deploy.local.stack import procs
 from deploy.local.stack.procs import PidFile, StackError
 
-IGNORES_SIGTERM = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); " \
-                  "time.sleep(600)"
+IGNORES_SIGTERM = (
+    "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); time.sleep(600)"
+)
 
 
 @pytest.fixture
@@ -82,15 +83,17 @@ def test_wait_ready_fails_when_the_process_exits(tmp_path: Path):
 
 
 def test_descendants_and_kill_tree(tmp_path: Path):
-    script = ("import subprocess, sys, time; "
-              "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']); time.sleep(600)")
+    script = (
+        "import subprocess, sys, time; "
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']); time.sleep(600)"
+    )
     proc = subprocess.Popen([sys.executable, "-c", script])
     try:
         deadline = time.monotonic() + 30
         while not (tree := procs.descendants(proc.pid)) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert len(tree) == 1
-        (grandchild, start), = tree.items()
+        ((grandchild, start),) = tree.items()
         assert procs.rss_bytes(grandchild) > 0 and procs.alive(grandchild, start)
         assert procs.kill_tree({proc.pid: procs.start_time(proc.pid), **tree}) == [proc.pid, grandchild]
         assert not procs.alive(proc.pid) and not procs.alive(grandchild, start)  # gone when kill_tree returns
@@ -101,9 +104,11 @@ def test_descendants_and_kill_tree(tmp_path: Path):
 
 def test_stop_tree_leaves_nothing_behind(tmp_path: Path):
     # The parent exits on SIGTERM and leaves its child running (reparented): stop_tree still finds it by pid.
-    script = ("import subprocess, sys, time; "
-              "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'], start_new_session=True); "
-              "print('up', flush=True); time.sleep(600)")
+    script = (
+        "import subprocess, sys, time; "
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'], start_new_session=True); "
+        "print('up', flush=True); time.sleep(600)"
+    )
     log = tmp_path / "tree.log"
     proc = procs.spawn([sys.executable, "-c", script], log)
     procs.wait_ready(lambda: "up" in log.read_text() and bool(procs.descendants(proc.pid)), proc.pid, 30, "tree")

@@ -1,0 +1,96 @@
+"""Kafka client options derived from settings, for Spark's source/sink and for kafka-python, kept consistent."""
+
+from typing import Any
+
+from app.setting_lists import DURABLE_PRODUCER, parse_kafka_options
+from app.settings import Settings
+
+_JAAS_MODULES = {
+    "PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModule",
+    "SCRAM-SHA-256": "org.apache.kafka.common.security.scram.ScramLoginModule",
+    "SCRAM-SHA-512": "org.apache.kafka.common.security.scram.ScramLoginModule",
+}
+KAFKA_DEFAULT_MAX_REQUEST_SIZE = 1048576  # the producer's max.request.size when nobody sets it (Kafka's default)
+
+
+def _quote(value: str) -> str:
+    # Settings validation rejects control characters; this guard keeps an unvalidated value out of the JAAS text.
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise ValueError("a JAAS value must not contain control characters")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _connection_options(s: Settings) -> dict[str, str]:
+    """`kafka.*` options both sides need: where the brokers are and how to authenticate (Spark redacts
+    sasl.jaas.config in its logs)."""
+    options = {
+        "kafka.bootstrap.servers": s.kafka.bootstrap_servers,
+        "kafka.security.protocol": s.kafka.security_protocol,
+    }
+    if s.kafka.security_protocol.startswith("SASL_"):
+        module = s.kafka.jaas_class_prefix + _JAAS_MODULES[s.kafka.sasl_mechanism]
+        options["kafka.sasl.mechanism"] = s.kafka.sasl_mechanism
+        options["kafka.sasl.jaas.config"] = (
+            f"{module} required username={_quote(s.kafka.sasl_username)} password={_quote(s.kafka.sasl_password)};"
+        )
+    if s.kafka.ssl_ca_location:
+        options["kafka.ssl.truststore.type"] = "PEM"
+        options["kafka.ssl.truststore.location"] = s.kafka.ssl_ca_location
+    return options
+
+
+def _extra_options(s: Settings, side: str) -> dict[str, str]:
+    """KAFKA_EXTRA_OPTIONS for one side (`producer` or `consumer`): unprefixed ones and that side's own."""
+    options = {}
+    for name, value in parse_kafka_options(s.kafka.extra_options).items():
+        prefix, _, rest = name.partition(".")
+        if prefix == side:
+            options[f"kafka.{rest}"] = value
+        elif prefix not in ("producer", "consumer") and (side == "producer" or name not in DURABLE_PRODUCER):
+            options[f"kafka.{name}"] = value  # both sides, except a restated durability option: producer only
+    return options
+
+
+def spark_sink_options(s: Settings) -> dict[str, str]:
+    """The Kafka sink's options. acks=all and idempotence are pinned after the pass-through ones: a write is
+    acknowledged only once every in-sync replica has it, and a retried send is not written twice."""
+    pinned = {f"kafka.{name}": values[0] for name, values in DURABLE_PRODUCER.items()}
+    return {**_connection_options(s), **_extra_options(s, "producer"), **pinned}
+
+
+def spark_source_options(s: Settings) -> dict[str, str]:
+    """The Kafka source's options: the connection, the consumer pass-through ones and the executors' tuning.
+
+    A task's consumer is cached between micro-batches with a fetch still waiting at the end of the log; the next
+    task's seek and poll wait for that fetch, which the broker holds up to fetch.max.wait.ms (Kafka's default
+    500 ms) when no new data arrived for it. A short wait takes ~0.5 s off every small batch
+    (docs/benchmarks.md, "Where the time goes").
+    """
+    return {
+        **_connection_options(s),
+        **_extra_options(s, "consumer"),
+        "kafka.fetch.max.wait.ms": str(s.kafka.fetch_max_wait_ms),
+    }
+
+
+def producer_max_request_size(s: Settings) -> int:
+    """The sink producer's max.request.size in bytes: a record (key + value + headers + overhead) over it is
+    refused by the producer, so record sizes are bounded by it."""
+    return int(spark_sink_options(s).get("kafka.max.request.size", KAFKA_DEFAULT_MAX_REQUEST_SIZE))
+
+
+def kafka_python_config(s: Settings) -> dict[str, Any]:
+    """The same connection for kafka-python clients (the offsets committer, tools, tests)."""
+    config: dict[str, Any] = {
+        "bootstrap_servers": s.kafka.bootstrap_servers.split(","),
+        "security_protocol": s.kafka.security_protocol,
+    }
+    if s.kafka.security_protocol.startswith("SASL_"):
+        config.update(
+            sasl_mechanism=s.kafka.sasl_mechanism,
+            sasl_plain_username=s.kafka.sasl_username,
+            sasl_plain_password=s.kafka.sasl_password,
+        )
+    if s.kafka.ssl_ca_location:
+        config["ssl_cafile"] = s.kafka.ssl_ca_location
+    return config

@@ -1,0 +1,127 @@
+"""Start-up check of the Kafka connection: fail in seconds with a message naming the settings to fix.
+
+Without it a wrong password or an unreachable broker shows up as a Spark query retrying for minutes, and the
+error deep in a Java stack trace. The check uses the same connection settings as the offsets committer.
+"""
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from kafka import KafkaAdminClient
+from kafka.admin import ConfigResource, ConfigResourceType
+
+from app.contract import RECORD_OVERHEAD_BYTES
+from app.kafka.options import kafka_python_config, producer_max_request_size
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+# The smallest record limit the service runs with: room for a dead letter's context and some of the message.
+MIN_RECORD_BYTES = 2 * RECORD_OVERHEAD_BYTES
+AdminFactory = Callable[..., Any]
+
+
+class PreflightError(RuntimeError):
+    """Kafka cannot be used with these settings; the message says which settings to check."""
+
+
+def _where(s: Settings) -> str:
+    where = f"KAFKA_BOOTSTRAP_SERVERS={s.kafka.bootstrap_servers} KAFKA_SECURITY_PROTOCOL={s.kafka.security_protocol}"
+    if s.kafka.security_protocol.startswith("SASL_"):
+        where += f" KAFKA_SASL_MECHANISM={s.kafka.sasl_mechanism} KAFKA_SASL_USERNAME={s.kafka.sasl_username}"
+    if s.kafka.ssl_ca_location:
+        where += f" KAFKA_SSL_CA_LOCATION={s.kafka.ssl_ca_location}"
+    return where
+
+
+def _hint(s: Settings) -> str:
+    checks = ["is the broker up and the address right"]
+    if s.kafka.security_protocol.startswith("SASL_"):
+        checks.append("are KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD right for this mechanism")
+    if s.kafka.security_protocol.endswith("SSL"):
+        checks.append("does the broker's certificate match KAFKA_SSL_CA_LOCATION and the host name")
+    return "; ".join(checks) + "?"
+
+
+def _error(exc: BaseException) -> str:
+    """The exception's name and message, once (kafka-python's messages often start with the name already)."""
+    text = str(exc)
+    return text if text.startswith(type(exc).__name__) else f"{type(exc).__name__}: {text}"
+
+
+def check_kafka(s: Settings, timeout_seconds: float = 20.0, admin: AdminFactory = KafkaAdminClient) -> None:
+    """Connect and authenticate within the timeout, and find the input, result and dead-letter topics."""
+    timeout_ms = int(timeout_seconds * 1000)
+    try:
+        client = admin(
+            client_id="ner-preflight",
+            bootstrap_timeout_ms=timeout_ms,
+            request_timeout_ms=timeout_ms,
+            **kafka_python_config(s),
+        )
+    except Exception as exc:
+        # The exception names the failure (timeout, authentication, TLS); the settings never carry the password.
+        msg = f"cannot connect to Kafka within {timeout_seconds:.0f}s with {_where(s)} ({_hint(s)}): {_error(exc)}"
+        raise PreflightError(msg) from exc
+    try:
+        existing = set(client.list_topics())
+    except Exception as exc:
+        msg = f"connected to Kafka but could not list topics with {_where(s)}: {_error(exc)}"
+        raise PreflightError(msg) from exc
+    finally:
+        client.close()
+    wanted = {
+        "INPUT_TOPIC": s.kafka.input_topic,
+        "RESULT_TOPIC": s.kafka.result_topic,
+        "DEAD_LETTER_TOPIC": s.kafka.dead_letter_topic,
+    }
+    missing = [f"{env}={topic}" for env, topic in wanted.items() if topic not in existing]
+    if missing:
+        msg = f"topic(s) missing on {s.kafka.bootstrap_servers}: {', '.join(missing)} (or this user may not see them)"
+        raise PreflightError(msg)
+    log.info("Kafka reachable at %s; topics %s present", s.kafka.bootstrap_servers, ", ".join(wanted.values()))
+
+
+def max_record_bytes(s: Settings, timeout_seconds: float = 20.0, admin: AdminFactory = KafkaAdminClient) -> int:
+    """The largest record the sink can write: the producer's max.request.size and each output topic's
+    max.message.bytes, read from the broker (never assumed: an operator may have lowered one)."""
+    timeout_ms = int(timeout_seconds * 1000)
+    client = admin(
+        client_id="ner-preflight",
+        bootstrap_timeout_ms=timeout_ms,
+        request_timeout_ms=timeout_ms,
+        **kafka_python_config(s),
+    )
+    try:
+        topics = (s.kafka.result_topic, s.kafka.dead_letter_topic)
+        described = client.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, t, ["max.message.bytes"]) for t in topics], config_filter="all"
+        )
+    finally:
+        client.close()
+    limits = {"max.request.size (producer)": producer_max_request_size(s)}
+    for topic in topics:
+        value = described.get("topic", {}).get(topic, {}).get("max.message.bytes", {}).get("value")
+        if value is None:
+            msg = f"could not read max.message.bytes of topic {topic!r} on {s.kafka.bootstrap_servers}"
+            raise PreflightError(msg)
+        limits[f"max.message.bytes of {topic}"] = int(value)
+    smallest = min(limits, key=limits.__getitem__)
+    if limits[smallest] < MIN_RECORD_BYTES:
+        msg = (
+            f"records are bounded by {smallest} = {limits[smallest]} bytes, under the {MIN_RECORD_BYTES} a dead "
+            "letter needs for its context; raise it"
+        )
+        raise PreflightError(msg)
+    log.info("records are bounded by %s = %d bytes", smallest, limits[smallest])
+    return limits[smallest]
+
+
+def kafka_ready(s: Settings, timeout_seconds: float = 20.0) -> bool:
+    """run.py's one-line guard: log the reason and return False instead of a traceback."""
+    try:
+        check_kafka(s, timeout_seconds)
+    except PreflightError as exc:
+        log.error("start-up check failed: %s", exc)
+        return False
+    return True

@@ -1,0 +1,62 @@
+"""The streaming query: Kafka source -> the shared transform -> one Kafka sink that routes results and dead
+letters."""
+
+from collections.abc import Mapping
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.streaming import DataStreamWriter
+
+from app.contract import OBSERVATION, RecordBudget
+from app.kafka.options import spark_sink_options, spark_source_options
+from app.settings import Settings
+from app.spark.transform import annotate, batch_metrics, inference_config
+
+
+def read_source(spark: SparkSession, s: Settings, min_partitions: int) -> DataFrame:
+    reader = spark.readStream.format("kafka").options(**spark_source_options(s))
+    reader = (
+        reader.option("subscribe", s.kafka.input_topic)
+        .option("startingOffsets", s.kafka.starting_offsets)
+        .option("failOnDataLoss", str(s.kafka.fail_on_data_loss).lower())
+        .option("includeHeaders", "false")
+    )
+    if s.kafka.max_offsets_per_trigger:
+        reader = reader.option("maxOffsetsPerTrigger", str(s.kafka.max_offsets_per_trigger))
+    if min_partitions > 1:
+        # Split offset ranges so a topic with fewer partitions than cores still keeps every core busy.
+        reader = reader.option("minPartitions", str(min_partitions))
+    return reader.load()
+
+
+def route(annotated: DataFrame, result_topic: str, dead_letter_topic: str) -> DataFrame:
+    """Rows of (topic, key, value) for the Kafka sink, one per input message, plus observed batch metrics."""
+    observed = annotated.observe(OBSERVATION, *batch_metrics())
+    topic = F.when(F.col("ok"), F.lit(result_topic)).otherwise(F.lit(dead_letter_topic))
+    return observed.select(topic.alias("topic"), "key", "value")
+
+
+def build_query(
+    spark: SparkSession,
+    s: Settings,
+    min_partitions: int,
+    records: RecordBudget,
+    quarantined: Mapping[str, str] | None = None,
+) -> DataStreamWriter:
+    """The complete, not yet started, streaming write."""
+    annotated = annotate(read_source(spark, s, min_partitions), inference_config(s, records), quarantined)
+    rows = route(annotated, s.kafka.result_topic, s.kafka.dead_letter_topic)
+    writer = (
+        rows.writeStream.format("kafka")
+        .options(**spark_sink_options(s))
+        .option("checkpointLocation", s.spark.checkpoint_location)
+        .queryName(s.spark.query_name)
+        .outputMode("append")
+    )
+    if s.spark.trigger_interval == "available-now":
+        return writer.trigger(availableNow=True)
+    if s.spark.async_progress_tracking:
+        # The offset and commit logs are written beside the next batch instead of before and after each one
+        # (less fixed cost per batch). After a crash more batches may be replayed: still at-least-once, as the sink is.
+        writer = writer.option("asyncProgressTrackingEnabled", "true")
+    return writer.trigger(processingTime=s.spark.trigger_interval)

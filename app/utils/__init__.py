@@ -1,1 +1,0 @@
-"""Plumbing: logging and the Spark session."""

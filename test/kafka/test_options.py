@@ -1,0 +1,84 @@
+"""Kafka client options: the source's consumer tuning, the sink's pinned durability, pass-through options, SASL
+for Spark and kafka-python from the same settings."""
+
+import pytest
+
+from app.kafka.options import (
+    _quote,
+    kafka_python_config,
+    producer_max_request_size,
+    spark_sink_options,
+    spark_source_options,
+)
+from app.settings import Settings
+
+
+def test_source_options_shorten_the_fetch_wait_and_keep_the_shared_ones():
+    s = Settings.load({"KAFKA_BOOTSTRAP_SERVERS": "broker:9093"})
+    options = spark_source_options(s)
+    assert options["kafka.fetch.max.wait.ms"] == "10"
+    assert options["kafka.bootstrap.servers"] == "broker:9093"
+    assert spark_source_options(Settings.load({"KAFKA_FETCH_MAX_WAIT_MS": "500"}))["kafka.fetch.max.wait.ms"] == "500"
+    # A consumer-only setting must not reach the sink's producer (Kafka warns about unknown configs).
+    assert "kafka.fetch.max.wait.ms" not in spark_sink_options(s)
+
+
+def test_sasl_is_the_same_account_for_spark_and_kafka_python(tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    s = Settings.load(
+        {
+            "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+            "KAFKA_SASL_USERNAME": "svc",
+            "KAFKA_SASL_PASSWORD": 'p"w',
+            "KAFKA_SSL_CA_LOCATION": str(ca),
+        }
+    )
+    spark = spark_sink_options(s)
+    assert spark_source_options(s)["kafka.sasl.jaas.config"] == spark["kafka.sasl.jaas.config"]
+    assert spark["kafka.sasl.mechanism"] == "SCRAM-SHA-512"
+    assert spark["kafka.sasl.jaas.config"] == (
+        'org.apache.kafka.common.security.scram.ScramLoginModule required username="svc" password="p\\"w";'
+    )
+    assert spark["kafka.ssl.truststore.location"] == str(ca)
+    python = kafka_python_config(s)
+    assert (python["sasl_plain_username"], python["sasl_plain_password"], python["ssl_cafile"]) == (
+        "svc",
+        'p"w',
+        str(ca),
+    )
+
+
+def test_the_sink_pins_durable_writes_and_the_source_gets_no_producer_options():
+    s = Settings.load({"KAFKA_EXTRA_OPTIONS": "acks=-1,enable.idempotence=TRUE"})  # restating is fine
+    sink, source = spark_sink_options(s), spark_source_options(s)
+    assert (sink["kafka.acks"], sink["kafka.enable.idempotence"]) == ("all", "true")
+    assert not {"kafka.acks", "kafka.enable.idempotence"} & set(source)
+
+
+def test_extra_options_pass_through_to_the_side_they_name():
+    s = Settings.load(
+        {
+            "KAFKA_EXTRA_OPTIONS": "client.dns.lookup=use_all_dns_ips, producer.compression.type=zstd,"
+            "consumer.fetch.max.bytes=1048576"
+        }
+    )
+    sink, source = spark_sink_options(s), spark_source_options(s)
+    assert sink["kafka.client.dns.lookup"] == source["kafka.client.dns.lookup"] == "use_all_dns_ips"
+    assert sink["kafka.compression.type"] == "zstd" and "kafka.compression.type" not in source
+    assert source["kafka.fetch.max.bytes"] == "1048576" and "kafka.fetch.max.bytes" not in sink
+    assert not any(k.startswith(("kafka.producer.", "kafka.consumer.")) for k in {**sink, **source})
+
+
+def test_producer_max_request_size_is_kafkas_default_or_the_pass_through():
+    assert producer_max_request_size(Settings.load({})) == 1048576
+    for extra in ("max.request.size=4194304", "producer.max.request.size=4194304"):
+        assert producer_max_request_size(Settings.load({"KAFKA_EXTRA_OPTIONS": extra})) == 4194304
+    assert producer_max_request_size(Settings.load({"KAFKA_EXTRA_OPTIONS": "consumer.max.request.size=7"})) == 1048576
+
+
+def test_a_control_character_never_reaches_the_jaas_text():
+    with pytest.raises(ValueError, match="control"):
+        _quote('svc"\npassword="x')
+    assert _quote('a\\b"c') == '"a\\\\b\\"c"'
