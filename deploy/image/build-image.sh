@@ -8,6 +8,9 @@
 #   IMAGE_TAG        [dev]
 #   PYTHON_BASE      base of the local image and the test stage [the Dockerfile's: python:3.11-slim-bookworm]
 #   DATABRICKS_BASE  base of the databricks image [the Dockerfile's: databricksruntime/python LTS]
+#                    (either base may be pinned: name:tag@sha256:<digest>)
+#   IMAGE_SOURCE     OCI label org.opencontainers.image.source (make: the git remote) [none]
+#   IMAGE_REVISION   OCI label org.opencontainers.image.revision (make: git rev-parse HEAD) [none]
 #   CA_BUNDLE        PEM bundle mounted at build time for TLS-intercepting networks (buildah only)
 #                    [/etc/ssl/certs/ca-certificates.crt when it exists]
 #   IMAGE_BUILDER    force docker or buildah [auto]
@@ -22,6 +25,8 @@ case $target in local|databricks|test) ;; *) echo "build-image: BUILD_TARGET=$ta
 args=(--build-arg "BUILD_TARGET=$target" --target "$target" -t "$image" -f Dockerfile)
 [[ -n ${PYTHON_BASE:-} ]] && args+=(--build-arg "PYTHON_BASE=$PYTHON_BASE")
 [[ -n ${DATABRICKS_BASE:-} ]] && args+=(--build-arg "DATABRICKS_BASE=$DATABRICKS_BASE")
+[[ -n ${IMAGE_SOURCE:-} ]] && args+=(--build-arg "IMAGE_SOURCE=$IMAGE_SOURCE")
+[[ -n ${IMAGE_REVISION:-} ]] && args+=(--build-arg "IMAGE_REVISION=$IMAGE_REVISION")
 
 builder=${IMAGE_BUILDER:-}
 if [[ -z $builder ]]; then

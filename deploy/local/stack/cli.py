@@ -40,7 +40,9 @@ def _print_or_fail(line: str | None, not_running: str) -> int:
 def kafka(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     broker = Broker.from_env(env)
     actions: dict[str, Callable[[], object]] = {
-        "jars": broker.jars, "start": broker.start, "stop": broker.stop,
+        "jars": broker.jars,
+        "start": broker.start,
+        "stop": broker.stop,
         "list-topics": lambda: print("\n".join(clients.list_topics(broker.bootstrap))),
         "create-topics": lambda: clients.create_topics(broker.bootstrap, args.topics, args.partitions),
         "delete-topics": lambda: clients.delete_topics(broker.bootstrap, args.topics),
@@ -114,8 +116,9 @@ def down(env: Mapping[str, str]) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m deploy.local.stack", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m deploy.local.stack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--bootstrap", default=None, help="for the client commands [env: KAFKA_BOOTSTRAP_SERVERS]")
     sub = p.add_subparsers(dest="area", required=True)
     k = sub.add_parser("kafka").add_subparsers(dest="command", required=True)
@@ -156,15 +159,15 @@ def client_command(args: argparse.Namespace, bootstrap: str) -> int:
         print(f"produced {sent} messages to {args.topic}", file=sys.stderr)
         return 0
     if args.area == "consume":
-        return print_records(bootstrap, args.topic, "beginning" if args.from_beginning else "end", args.count,
-                             args.timeout)
+        return print_records(
+            bootstrap, args.topic, "beginning" if args.from_beginning else "end", args.count, args.timeout
+        )
     if args.area == "end-offsets":
         print(json.dumps({str(p): o for (_, p), o in clients.end_offsets(bootstrap, args.topic).items()}))
         return 0
     if clients.wait_committed(bootstrap, args.group, args.topic, args.timeout):
         return 0
-    print(f"group {args.group} did not commit {args.topic}'s end offsets within {args.timeout:.0f} s",
-          file=sys.stderr)
+    print(f"group {args.group} did not commit {args.topic}'s end offsets within {args.timeout:.0f} s", file=sys.stderr)
     return 1
 
 
@@ -173,7 +176,11 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] = os.environ) -> 
     # SIGTERM unwinds like Ctrl+C, so that what a command started is stopped on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     areas: dict[str, Callable[[argparse.Namespace, Mapping[str, str]], int]] = {
-        "kafka": kafka, "monitoring": monitoring, "app": app, "cluster": cluster}
+        "kafka": kafka,
+        "monitoring": monitoring,
+        "app": app,
+        "cluster": cluster,
+    }
     try:
         if args.area in areas:
             return areas[args.area](args, env)

@@ -50,15 +50,17 @@ def broker_ready(bootstrap: str) -> bool:
         return False
 
 
-def create_topics(bootstrap: str, topics: Iterable[str], partitions: int = 1,
-                  configs: Mapping[str, str] | None = None) -> list[str]:
+def create_topics(
+    bootstrap: str, topics: Iterable[str], partitions: int = 1, configs: Mapping[str, str] | None = None
+) -> list[str]:
     """Create the topics that do not exist yet (replication factor 1); returns those created."""
     created = []
     with admin(bootstrap) as client:
         for name in topics:
             try:
-                client.create_topics([NewTopic(name, partitions, 1, topic_configs=dict(configs or {}))],
-                                     wait_for_metadata=True)
+                client.create_topics(
+                    [NewTopic(name, partitions, 1, topic_configs=dict(configs or {}))], wait_for_metadata=True
+                )
                 created.append(name)
             except TopicAlreadyExistsError:
                 pass
@@ -78,8 +80,9 @@ def list_topics(bootstrap: str) -> list[str]:
 
 def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes | None, bytes | None]]) -> int:
     """Write (key, value) records and wait until the broker has acknowledged every one; how many were sent."""
-    producer = KafkaProducer(bootstrap_servers=servers(bootstrap), acks="all", linger_ms=5,
-                             max_request_size=8 * 1024 * 1024)
+    producer = KafkaProducer(
+        bootstrap_servers=servers(bootstrap), acks="all", linger_ms=5, max_request_size=8 * 1024 * 1024
+    )
     try:
         futures = [producer.send(topic, key=key, value=value) for key, value in records]
         producer.flush()
@@ -105,8 +108,13 @@ def jsonl_records(path: Path) -> list[tuple[bytes | None, bytes]]:
     return records
 
 
-def consumer_at(bootstrap: str, topics: Iterable[str], start: str | Mapping[int, int] = "beginning",
-                timeout: float = 30.0, **config: Any) -> KafkaConsumer:
+def consumer_at(
+    bootstrap: str,
+    topics: Iterable[str],
+    start: str | Mapping[int, int] = "beginning",
+    timeout: float = 30.0,
+    **config: Any,
+) -> KafkaConsumer:
     """A group-less consumer assigned every partition of `topics` once they exist, positioned at the
     "beginning", the "end", or {partition: offset} (others at the beginning)."""
     consumer = KafkaConsumer(bootstrap_servers=servers(bootstrap), group_id=None, enable_auto_commit=False, **config)
@@ -132,8 +140,9 @@ def consumer_at(bootstrap: str, topics: Iterable[str], start: str | Mapping[int,
     return consumer
 
 
-def consume_all(bootstrap: str, topic: str, expected_count: int | None = None, timeout: float = 30.0,
-                idle: float = 2.0) -> list[ConsumerRecord]:
+def consume_all(
+    bootstrap: str, topic: str, expected_count: int | None = None, timeout: float = 30.0, idle: float = 2.0
+) -> list[ConsumerRecord]:
     """Read `topic` from the beginning, without a consumer group.
 
     With `expected_count`, stop as soon as that many records arrived or after `timeout` seconds (a streaming job

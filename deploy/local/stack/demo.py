@@ -4,6 +4,7 @@ arrive, then stop what it started."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -14,6 +15,17 @@ from .broker import Broker
 from .job import BackgroundJob
 from .monitoring import Monitoring
 from .procs import say
+
+# Control characters (C0 but tab and newline, DEL, C1): a key or value from the topic could otherwise drive the
+# terminal (escape sequences, cursor moves). Shown as \xNN instead.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_LINE_BREAKS = re.compile(r"[\n\r\t]")
+
+
+def printable(text: str, multiline: bool = False) -> str:
+    """Text from a topic made safe to print: control characters (and line breaks, unless `multiline`) escaped."""
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return text if multiline else _LINE_BREAKS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def job_env(env: Mapping[str, str]) -> dict[str, str]:
@@ -40,8 +52,11 @@ def print_records(bootstrap: str, topic: str, start: str | Mapping[int, int], co
                         value = json.dumps(json.loads(value), indent=2, ensure_ascii=False)
                     except ValueError:
                         pass
-                    key = record.key.decode("utf-8", "replace") if record.key else None
-                    print(f"--- {record.topic}[{record.partition}]@{record.offset} key={key}\n{value}", flush=True)
+                    key = printable(record.key.decode("utf-8", "replace")) if record.key else None
+                    print(
+                        f"--- {record.topic}[{record.partition}]@{record.offset} key={key}\n{printable(value, True)}",
+                        flush=True,
+                    )
                     seen += 1
     finally:
         consumer.close()
@@ -54,8 +69,11 @@ def print_records(bootstrap: str, topic: str, start: str | Mapping[int, int], co
 def demo(env: Mapping[str, str]) -> int:
     """Start what is not running (broker, job), send the demo input, print the results, stop what it started."""
     bootstrap = env.get("KAFKA_BOOTSTRAP_SERVERS") or "127.0.0.1:9092"
-    topics = [env.get("INPUT_TOPIC", "input"), env.get("RESULT_TOPIC", "result"),
-              env.get("DEAD_LETTER_TOPIC", "dead-letter")]
+    topics = [
+        env.get("INPUT_TOPIC", "input"),
+        env.get("RESULT_TOPIC", "result"),
+        env.get("DEAD_LETTER_TOPIC", "dead-letter"),
+    ]
     source = Path(env.get("DEMO_INPUT", "deploy/local/input.json"))
     broker, job = Broker.from_env(env), BackgroundJob.from_env(env)
     started: list[Callable[[], None]] = []

@@ -51,17 +51,28 @@ class Monitoring:
         PROMETHEUS_SCRAPE_INTERVAL [2s], PROMETHEUS_RETENTION [2d], BURROW_KAFKA_VERSION [4.0.0],
         BURROW_TOPIC_REFRESH [10], BURROW_OFFSET_REFRESH [5], BURROW_INTERVALS (its window, commits kept per
         partition) [10], BURROW_EXPIRE_CACHE [5], BURROW_LOG_LEVEL [info]."""
-        defaults = {"PROMETHEUS_SCRAPE_INTERVAL": "2s", "PROMETHEUS_RETENTION": "2d", "BURROW_KAFKA_VERSION": "4.0.0",
-                    "BURROW_TOPIC_REFRESH": "10", "BURROW_OFFSET_REFRESH": "5", "BURROW_INTERVALS": "10",
-                    "BURROW_EXPIRE_CACHE": "5", "BURROW_LOG_LEVEL": "info"}
-        return cls(state_dir=procs.repo_path(env.get("MONITORING_STATE_DIR", ".local/monitoring")),
-                   bin_dir=procs.repo_path(env.get("MONITORING_BIN_DIR", ".local/bin")),
-                   bootstrap=env.get("KAFKA_BOOTSTRAP_SERVERS") or "localhost:9092",
-                   ports={"burrow": int(env.get("BURROW_PORT", "8000")),
-                          "pushgateway": int(env.get("PUSHGATEWAY_PORT", "9091")),
-                          "prometheus": int(env.get("PROMETHEUS_PORT", "9090"))},
-                   start_timeout=float(env.get("MONITORING_START_TIMEOUT", "30")),
-                   settings={k: env.get(k, v) for k, v in defaults.items()})
+        defaults = {
+            "PROMETHEUS_SCRAPE_INTERVAL": "2s",
+            "PROMETHEUS_RETENTION": "2d",
+            "BURROW_KAFKA_VERSION": "4.0.0",
+            "BURROW_TOPIC_REFRESH": "10",
+            "BURROW_OFFSET_REFRESH": "5",
+            "BURROW_INTERVALS": "10",
+            "BURROW_EXPIRE_CACHE": "5",
+            "BURROW_LOG_LEVEL": "info",
+        }
+        return cls(
+            state_dir=procs.repo_path(env.get("MONITORING_STATE_DIR", ".local/monitoring")),
+            bin_dir=procs.repo_path(env.get("MONITORING_BIN_DIR", ".local/bin")),
+            bootstrap=env.get("KAFKA_BOOTSTRAP_SERVERS") or "localhost:9092",
+            ports={
+                "burrow": int(env.get("BURROW_PORT", "8000")),
+                "pushgateway": int(env.get("PUSHGATEWAY_PORT", "9091")),
+                "prometheus": int(env.get("PROMETHEUS_PORT", "9090")),
+            },
+            start_timeout=float(env.get("MONITORING_START_TIMEOUT", "30")),
+            settings={k: env.get(k, v) for k, v in defaults.items()},
+        )
 
     def url(self, name: str) -> str:
         return f"http://{HOST}:{self.ports[name]}"
@@ -83,18 +94,33 @@ class Monitoring:
         """Burrow's and Prometheus's configs into the state dir; the Prometheus one (and the rules it loads) is
         checked with promtool. Returns the rendered prometheus.yml."""
         s = self.settings
-        self._render("burrow.toml", self.state_dir / "burrow" / "burrow.toml", {
-            "STATE_DIR": self.state_dir, "KAFKA_SERVERS": ", ".join(json.dumps(b) for b in self.bootstrap.split(",")),
-            "KAFKA_VERSION": s["BURROW_KAFKA_VERSION"], "BURROW_PORT": self.ports["burrow"],
-            "TOPIC_REFRESH": s["BURROW_TOPIC_REFRESH"], "OFFSET_REFRESH": s["BURROW_OFFSET_REFRESH"],
-            "INTERVALS": s["BURROW_INTERVALS"], "EXPIRE_CACHE": s["BURROW_EXPIRE_CACHE"],
-            "LOG_LEVEL": s["BURROW_LOG_LEVEL"]})
-        config = self._render("prometheus.yml", self.state_dir / "prometheus" / "prometheus.yml", {
-            "SCRAPE_INTERVAL": s["PROMETHEUS_SCRAPE_INTERVAL"], "ALERTS_FILE": ALERTS,
-            "PUSHGATEWAY_ADDRESS": self.address("pushgateway"), "PROMETHEUS_ADDRESS": self.address("prometheus"),
-            "BURROW_ADDRESS": self.address("burrow")})
-        check = subprocess.run(["promtool", "check", "config", str(config)], capture_output=True, text=True,
-                               timeout=60)
+        self._render(
+            "burrow.toml",
+            self.state_dir / "burrow" / "burrow.toml",
+            {
+                "STATE_DIR": self.state_dir,
+                "KAFKA_SERVERS": ", ".join(json.dumps(b) for b in self.bootstrap.split(",")),
+                "KAFKA_VERSION": s["BURROW_KAFKA_VERSION"],
+                "BURROW_PORT": self.ports["burrow"],
+                "TOPIC_REFRESH": s["BURROW_TOPIC_REFRESH"],
+                "OFFSET_REFRESH": s["BURROW_OFFSET_REFRESH"],
+                "INTERVALS": s["BURROW_INTERVALS"],
+                "EXPIRE_CACHE": s["BURROW_EXPIRE_CACHE"],
+                "LOG_LEVEL": s["BURROW_LOG_LEVEL"],
+            },
+        )
+        config = self._render(
+            "prometheus.yml",
+            self.state_dir / "prometheus" / "prometheus.yml",
+            {
+                "SCRAPE_INTERVAL": s["PROMETHEUS_SCRAPE_INTERVAL"],
+                "ALERTS_FILE": ALERTS,
+                "PUSHGATEWAY_ADDRESS": self.address("pushgateway"),
+                "PROMETHEUS_ADDRESS": self.address("prometheus"),
+                "BURROW_ADDRESS": self.address("burrow"),
+            },
+        )
+        check = subprocess.run(["promtool", "check", "config", str(config)], capture_output=True, text=True, timeout=60)
         if check.returncode != 0:
             raise StackError(f"promtool check config {config} failed:\n{check.stdout}{check.stderr}")
         return config
@@ -106,15 +132,22 @@ class Monitoring:
             return [str(self.bin_dir / "Burrow"), "--config-dir", str(self.state_dir / "burrow")]
         if name == "pushgateway":
             return ["prometheus-pushgateway", f"--web.listen-address={self.address('pushgateway')}"]
-        return ["prometheus", f"--config.file={self.state_dir / 'prometheus' / 'prometheus.yml'}",
-                f"--storage.tsdb.path={self.state_dir / 'prometheus' / 'data'}",
-                f"--storage.tsdb.retention.time={self.settings['PROMETHEUS_RETENTION']}",
-                f"--web.listen-address={self.address('prometheus')}", "--web.enable-lifecycle"]
+        return [
+            "prometheus",
+            f"--config.file={self.state_dir / 'prometheus' / 'prometheus.yml'}",
+            f"--storage.tsdb.path={self.state_dir / 'prometheus' / 'data'}",
+            f"--storage.tsdb.retention.time={self.settings['PROMETHEUS_RETENTION']}",
+            f"--web.listen-address={self.address('prometheus')}",
+            "--web.enable-lifecycle",
+        ]
 
     def pidfile(self, name: str) -> PidFile:
         # The word of the command line that identifies the process (the same pid may later be another's).
-        signature = {"burrow": str(self.bin_dir / "Burrow"), "pushgateway": "prometheus-pushgateway",
-                     "prometheus": f"--config.file={self.state_dir / 'prometheus' / 'prometheus.yml'}"}[name]
+        signature = {
+            "burrow": str(self.bin_dir / "Burrow"),
+            "pushgateway": "prometheus-pushgateway",
+            "prometheus": f"--config.file={self.state_dir / 'prometheus' / 'prometheus.yml'}",
+        }[name]
         return PidFile(self.state_dir / f"{name}.pid", signature)
 
     def ready(self, name: str) -> bool:
@@ -136,8 +169,9 @@ class Monitoring:
             say("monitoring", f"{name} already running (pid {pid}) at {self.url(name)}")
             return
         if self.ready(name):
-            raise StackError(f"{self.url(name)} already answers, but not from the {name} of {self.state_dir}; "
-                             "set its port variable")
+            raise StackError(
+                f"{self.url(name)} already answers, but not from the {name} of {self.state_dir}; set its port variable"
+            )
         log_path = self.state_dir / "logs" / f"{name}.log"
         proc = procs.spawn(self.command(name), log_path)
         self.pidfile(name).record(proc.pid)
@@ -160,8 +194,10 @@ class Monitoring:
                 self._launch(name)
             time.sleep(1)  # Burrow's consumer module starts just after its topic list appears: still alive?
             if not self.status_lines()[1]:
-                raise StackError(f"the stack did not stay up (logs: {self.state_dir / 'logs'}):\n"
-                                 + "\n".join(self.status_lines()[0]))
+                raise StackError(
+                    f"the stack did not stay up (logs: {self.state_dir / 'logs'}):\n"
+                    + "\n".join(self.status_lines()[0])
+                )
         except BaseException:
             self.stop()
             raise

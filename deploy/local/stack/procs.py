@@ -1,4 +1,4 @@
-"""Process control by recorded pid: pid files that keep the process's start time, detached starts, and
+"""Process control by recorded pid, on psutil: pid files that keep the process's start time, detached starts, and
 SIGTERM-then-SIGKILL. Nothing here finds a process by name; a pid whose start time differs from the recorded one
 belongs to another process (pids are reused) and is never signalled."""
 
@@ -13,7 +13,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 REPO = Path(__file__).resolve().parents[3]
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class StackError(RuntimeError):
@@ -30,93 +33,104 @@ def repo_path(path: str | os.PathLike[str]) -> Path:
     return p if p.is_absolute() else REPO / p
 
 
-def _stat(pid: int) -> tuple[int, str, int, float] | None:
-    """(parent pid, state, start time in clock ticks, CPU seconds) of a live process; None when it is gone."""
+def _ticks(proc: psutil.Process) -> int:
+    # The start in clock ticks since boot, as /proc/<pid>/stat has it and pid files keep it. psutil's create_time()
+    # is that plus the boot time, a wall-clock reading that moves when the clock is set (psutil issue 2526): a
+    # running broker would stop matching its pid file. Taking the boot time off again leaves the fixed tick count.
+    return round((proc.create_time() - psutil.boot_time()) * TICKS)
+
+
+def _process(pid: int, start: int | None = None) -> psutil.Process | None:
+    """The live (not zombie) process `pid`, if it still is the one that started at `start` (None: any)."""
     try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE or (start is not None and _ticks(proc) != start):
+            return None
+    except psutil.Error:
         return None
-    fields = raw[raw.rindex(")") + 2:].split()
-    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return int(fields[1]), fields[0], int(fields[19]), cpu
+    return proc
 
 
 def start_time(pid: int) -> int | None:
-    stat = _stat(pid)
-    return None if stat is None else stat[2]
+    """When a live process started, in clock ticks since boot; with the pid it names one process. None if gone."""
+    try:
+        proc = psutil.Process(pid)
+        return None if proc.status() == psutil.STATUS_ZOMBIE else _ticks(proc)
+    except psutil.Error:
+        return None
 
 
-def parent(pid: int) -> int | None:
-    """The parent pid of a live process; None when it is gone."""
-    stat = _stat(pid)
-    return None if stat is None else stat[0]
-
-
-def pids() -> list[int]:
-    """Every process on the machine right now."""
-    return [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+def alive(pid: int, start: int | None = None) -> bool:
+    """Running (not a zombie) and, when `start` is given, still the process that started then."""
+    return _process(pid, start) is not None
 
 
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU time of a process so far; 0 when it is gone."""
-    stat = _stat(pid)
-    return 0.0 if stat is None else stat[3]
+    try:
+        times = psutil.Process(pid).cpu_times()
+    except psutil.Error:
+        return 0.0
+    return times.user + times.system
 
 
 def cmdline(pid: int) -> str:
+    """The command line, words joined by spaces; empty when the process is gone or a zombie."""
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
+        return " ".join(psutil.Process(pid).cmdline())
+    except psutil.Error:
         return ""
 
 
 def rss_bytes(pid: int) -> int:
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
-def alive(pid: int, start: int | None = None) -> bool:
-    """Running (not a zombie) and, when `start` is given, still the process that started then."""
-    stat = _stat(pid)
-    return stat is not None and stat[1] != "Z" and (start is None or stat[2] == start)
+        return psutil.Process(pid).memory_info().rss
+    except psutil.Error:
+        return 0
 
 
 def descendants(root: int) -> dict[int, int]:
     """Every live descendant of `root` as {pid: start time} (the start time tells a reused pid apart)."""
-    children: dict[int, list[int]] = {}
-    starts: dict[int, int] = {}
-    for pid in pids():
-        if (stat := _stat(pid)) is not None:
-            children.setdefault(stat[0], []).append(pid)
-            starts[pid] = stat[2]
     found: dict[int, int] = {}
-    todo = [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found[child] = starts[child]
-            todo.append(child)
+    try:
+        children = psutil.Process(root).children(recursive=True)
+    except psutil.Error:
+        return found
+    for child in children:
+        try:
+            found[child.pid] = _ticks(child)
+        except psutil.Error:
+            pass
     return found
 
 
-def _reap(pid: int) -> None:
-    """Collect our own child's exit status, so that it does not linger as a zombie."""
+def _gone(proc: psutil.Process) -> bool:
+    """Exited: reaped (ours is reaped here, so it does not linger as a zombie), a zombie its own parent has yet to
+    reap, or its pid now another process's. psutil.wait_procs would wait out a zombie that is not our child."""
     try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
+        proc.wait(timeout=0)
+        return True
+    except psutil.TimeoutExpired:
         pass
-
-
-def _signal(pid: int, start: int | None, sig: int) -> bool:
-    if not alive(pid, start):
-        return False
     try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
+        return not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return True
+
+
+def _wait_gone(procs: Sequence[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Poll until every process has exited or `timeout` passes; the ones still running."""
+    deadline = time.monotonic() + timeout
+    while (left := [p for p in procs if not _gone(p)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
+
+
+def _send(proc: psutil.Process, sig: int) -> bool:
+    # psutil checks pid and start time again before the signal leaves: a pid reused since is never signalled.
+    try:
+        proc.send_signal(sig)
+    except psutil.NoSuchProcess:
         return False
     return True
 
@@ -124,24 +138,12 @@ def _signal(pid: int, start: int | None, sig: int) -> bool:
 def terminate(pid: int, start: int | None, timeout: float, label: str) -> None:
     """SIGTERM, wait up to `timeout` seconds for the exit, then SIGKILL; only while `pid` is still the process
     that started at `start` (None: the caller has just checked it)."""
-    if not _signal(pid, start, signal.SIGTERM):
-        return
-    if _exited(pid, start, timeout):
+    proc = _process(pid, start)
+    if proc is None or not _send(proc, signal.SIGTERM) or not _wait_gone([proc], timeout):
         return
     say(label, f"pid {pid} still alive after {timeout:.0f}s: SIGKILL")
-    _signal(pid, start, signal.SIGKILL)
-    _exited(pid, start, 10)
-
-
-def _exited(pid: int, start: int | None, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while True:
-        _reap(pid)
-        if not alive(pid, start):
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.1)
+    _send(proc, signal.SIGKILL)
+    _wait_gone([proc], 10)
 
 
 def stop_tree(pid: int, timeout: float, label: str) -> None:
@@ -154,11 +156,10 @@ def stop_tree(pid: int, timeout: float, label: str) -> None:
 def kill_tree(tree: Mapping[int, int], timeout: float = 10.0) -> list[int]:
     """SIGKILL each {pid: start time} still alive and wait (up to `timeout`) until they are gone; the pids
     signalled."""
-    killed = [pid for pid, start in tree.items() if _signal(pid, start, signal.SIGKILL)]
-    deadline = time.monotonic() + timeout
-    for pid in killed:
-        _exited(pid, tree[pid], max(0.0, deadline - time.monotonic()))
-    return killed
+    found = (_process(pid, start) for pid, start in tree.items())
+    killed = [proc for proc in found if proc is not None and _send(proc, signal.SIGKILL)]
+    _wait_gone(killed, timeout)
+    return [proc.pid for proc in killed]
 
 
 @dataclass(frozen=True)
@@ -195,24 +196,41 @@ class PidFile:
         return pid
 
 
-def spawn(command: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None,
-          cwd: Path = REPO) -> subprocess.Popen:
+def spawn(
+    command: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None, cwd: Path = REPO
+) -> subprocess.Popen:
     """Start `command` in the background in a session of its own (a Ctrl+C in the caller's terminal does not reach
     it), stdin closed, stdout and stderr to `log_path`."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("w") as log:
-        return subprocess.Popen(list(command), cwd=cwd, env=None if env is None else dict(env),
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            list(command),
+            cwd=cwd,
+            env=None if env is None else dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
-def wait_ready(ready: Callable[[], bool], pid: int, timeout: float, what: str, interval: float = 0.5,
-               progress: Callable[[float], None] | None = None) -> float:
+def wait_ready(
+    ready: Callable[[], bool],
+    pid: int,
+    timeout: float,
+    what: str,
+    interval: float = 0.5,
+    progress: Callable[[float], None] | None = None,
+) -> float:
     """Poll `ready()` until true; seconds taken. Raises StackError if `pid` exits or `timeout` passes first."""
+    try:
+        proc: psutil.Process | None = psutil.Process(pid)
+    except psutil.Error:
+        proc = None
     t0 = time.monotonic()
     last = t0
     while not ready():
-        _reap(pid)
-        if not alive(pid):
+        if proc is None or _gone(proc):
             raise StackError(f"{what}: the process (pid {pid}) exited during start-up")
         now = time.monotonic()
         if now - t0 >= timeout:
