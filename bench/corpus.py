@@ -28,7 +28,7 @@ def load_docs(path: Path | None = None, limit: int | None = None) -> list[dict]:
         raise FileNotFoundError(msg)
     with path.open("rb") as raw:
         gzipped = raw.read(2) == _GZIP_MAGIC
-    docs = []
+    docs: list[dict] = []
     with gzip.open(path, "rt", encoding="utf-8") if gzipped else path.open(encoding="utf-8") as fh:
         for line in fh:
             if limit is not None and len(docs) >= limit:

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid as uuidlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,10 +58,28 @@ class Spec:
 
     name: str
     label: str
-    command: Callable[[str, Topics], tuple[list[str], dict[str, str]]]
+    command: Callable[[str, Topics], tuple[list[str], Mapping[str, str | None]]]  # env: None removes a variable
     partitions: int = 2
     info: dict = field(default_factory=dict)
     group_members: int = 0  # > 0: its processes share a consumer group; measure once it is balanced
+
+
+def contender_argv(program: Sequence[str], bootstrap: str, t: Topics, workers: int) -> list[str]:
+    """The command line a Kafka contender takes: `program` (the interpreter and what it runs), then its broker,
+    topics, consumer group and number of processes."""
+    return [
+        *program,
+        "--bootstrap",
+        bootstrap,
+        "--input",
+        t.input,
+        "--output",
+        t.output,
+        "--group",
+        t.group,
+        "--workers",
+        str(workers),
+    ]
 
 
 def say(msg: str) -> None:
@@ -78,14 +96,14 @@ def fresh_topics(bootstrap: str, name: str, partitions: int) -> Topics:
     return topics
 
 
-def launch(command: list[str], env: dict[str, str | None], log_path: Path) -> subprocess.Popen:
+def launch(command: list[str], env: Mapping[str, str | None], log_path: Path) -> subprocess.Popen:
     """Start a contender in a session of its own, output to `log_path`, one inference thread per process; a None
     in `env` removes that variable."""
     full_env = {**os.environ, **SINGLE_THREAD_ENV, "PYTHONPATH": str(REPO), **env}
     return procs.spawn(command, log_path, {k: v for k, v in full_env.items() if v is not None})
 
 
-def percentiles(values: list[float]) -> dict:
+def percentiles(values: Sequence[float]) -> dict:
     if not values:
         return {}
     arr = np.asarray(values)
@@ -143,8 +161,10 @@ class Run:
         if self.spec.group_members:
             self.idle_cores = round(self.sampler.cores_used(IDLE_SECONDS), 2)
             if self.idle_cores > IDLE_CORES_MAX:
-                raise StuckContender(f"{self.spec.label}: {self.idle_cores} cores busy with no input "
-                                     f"(a healthy start idles under {IDLE_CORES_MAX})")
+                raise StuckContender(
+                    f"{self.spec.label}: {self.idle_cores} cores busy with no input "
+                    f"(a healthy start idles under {IDLE_CORES_MAX})"
+                )
 
     def drain(self, docs: list[dict], tag: str = "d", expected: list | None = None) -> dict:
         """Send `docs` at once; drain time, rate and CPU per 1k docs until the last result."""
@@ -156,10 +176,15 @@ class Run:
         cpu1 = self.sampler.mark()
         got = self.collector.results(sent)
         seconds = (max(ts for ts, _ in got.values()) - min(sent.values())) / 1000
-        result = {"docs": len(docs), "drain_seconds": round(seconds, 2), "docs_per_s": round(len(docs) / seconds, 1),
-                  "cpu_s_per_1k_docs": round(self.sampler.cpu_between(cpu0, cpu1) / len(docs) * 1000, 1),
-                  "cpu_s_per_1k_docs_by_kind": {k: round(v / len(docs) * 1000, 1)
-                                                for k, v in self.sampler.cpu_by_kind(cpu0, cpu1).items()}}
+        result = {
+            "docs": len(docs),
+            "drain_seconds": round(seconds, 2),
+            "docs_per_s": round(len(docs) / seconds, 1),
+            "cpu_s_per_1k_docs": round(self.sampler.cpu_between(cpu0, cpu1) / len(docs) * 1000, 1),
+            "cpu_s_per_1k_docs_by_kind": {
+                k: round(v / len(docs) * 1000, 1) for k, v in self.sampler.cpu_by_kind(cpu0, cpu1).items()
+            },
+        }
         if expected is not None:
             entities = [json.loads(got[k][1])["entities"] for k, _ in drain]
             result["entities_differ"] = sum(a != b for a, b in zip(entities, expected, strict=True))
@@ -181,10 +206,14 @@ class Run:
         return result
 
     def summary(self) -> dict:
-        return {"duplicates": self.collector.duplicates, "peak_rss": self.sampler.peak_by_kind(),
-                "idle_cores_after_warm_up": self.idle_cores, "restarts": self.restarts,
-                "load_before": [round(x, 2) for x in self.load_before],
-                "load_after": [round(x, 2) for x in os.getloadavg()]}
+        return {
+            "duplicates": self.collector.duplicates,
+            "peak_rss": self.sampler.peak_by_kind(),
+            "idle_cores_after_warm_up": self.idle_cores,
+            "restarts": self.restarts,
+            "load_before": [round(x, 2) for x in self.load_before],
+            "load_after": [round(x, 2) for x in os.getloadavg()],
+        }
 
     def close(self) -> None:
         self.sender.close()
@@ -219,9 +248,18 @@ def warmed(spec: Spec, bootstrap: str, docs: list[dict]) -> Iterator[Run]:
     raise RuntimeError(f"{spec.label} came up stuck {START_ATTEMPTS} times: {stuck}")
 
 
-def measure(spec: Spec, docs: list[dict], bootstrap: str, *, rate: float | None, latency_seconds: float,
-            expected: list | None = None, rate_from_drain: float = 0.0, curve: tuple[float, ...] = (),
-            curve_base: float | None = None) -> dict:
+def measure(
+    spec: Spec,
+    docs: list[dict],
+    bootstrap: str,
+    *,
+    rate: float | None,
+    latency_seconds: float,
+    expected: list | None = None,
+    rate_from_drain: float = 0.0,
+    curve: tuple[float, ...] = (),
+    curve_base: float | None = None,
+) -> dict:
     """Run one contender through warm-up, drain and (when a rate is known) the fixed-rate phase.
 
     `rate_from_drain` > 0 sets the rate to that fraction of this contender's own measured drain rate. `curve`
@@ -229,8 +267,13 @@ def measure(spec: Spec, docs: list[dict], bootstrap: str, *, rate: float | None,
     order, in the same process; a phase at the main rate's fraction is the main latency and is not run twice.
     """
     with warmed(spec, bootstrap, docs) as run:
-        result = {"name": spec.name, "label": spec.label, "partitions": spec.partitions, **spec.info,
-                  **run.drain(docs, expected=expected)}
+        result = {
+            "name": spec.name,
+            "label": spec.label,
+            "partitions": spec.partitions,
+            **spec.info,
+            **run.drain(docs, expected=expected),
+        }
         if rate_from_drain:
             rate = rate_from_drain * result["docs_per_s"]
         base = curve_base or result["docs_per_s"]

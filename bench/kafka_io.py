@@ -55,8 +55,9 @@ class Sender:
 
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.topic = topic
-        self.producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=2,
-                                      batch_size=256 * 1024, max_request_size=8 * 1024 * 1024)
+        self.producer = KafkaProducer(
+            bootstrap_servers=bootstrap, acks=1, linger_ms=2, batch_size=256 * 1024, max_request_size=8 * 1024 * 1024
+        )
 
     def _send(self, uuid: str, value: bytes):
         return self.producer.send(self.topic, key=uuid.encode(), value=value, timestamp_ms=int(time.time() * 1000))
@@ -109,8 +110,13 @@ class Collector(threading.Thread):
         with self._lock:
             return sum(1 for k in keys if k in self.seen)
 
-    def wait_for(self, keys: set[str], timeout: float, progress: Callable[[int, int], None] | None = None,
-                 alive: Callable[[], bool] = lambda: True) -> bool:
+    def wait_for(
+        self,
+        keys: set[str],
+        timeout: float,
+        progress: Callable[[int, int], None] | None = None,
+        alive: Callable[[], bool] = lambda: True,
+    ) -> bool:
         """True once every key has a result; False on timeout or when `alive()` turns false."""
         deadline = time.monotonic() + timeout
         last_report = 0.0

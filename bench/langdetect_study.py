@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from app.language import CANDIDATES
+from app.inference.language import CANDIDATES as SERVICE_LANGUAGES
 from bench.corpus import DEFAULT, load_docs
 from bench.make_mixed import ENGLISH_DOCS, FRENCH
 
@@ -26,7 +26,7 @@ RESTRICTED = ("en", "fr", "de", "es", "it", "nl", "pt")
 # creoles and pidgins that share most n-grams with English or French (pcm, bcl, oc, wa, gcf, gcr, ht, lb, ...):
 # those take probability from en/fr on short texts although such messages practically never arrive.
 # Plus py3langid's "zxx" (not a language: numbers, identifiers, markup), so such input is not forced into a language.
-MAJOR = CANDIDATES  # what the service uses (app/language.py)
+MAJOR = SERVICE_LANGUAGES  # what the service uses (app/inference/language.py)
 THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.99)
 SHORT_CHARS = 40
 MIN_TIMED_SECONDS = 1.0

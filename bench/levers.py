@@ -9,6 +9,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from bench import harness
 from bench.corpus import corpus_path, load_docs
@@ -63,14 +64,20 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     docs = load_docs(corpus_path(), args.docs)
     chosen = [v for v in VARIANTS if not args.only or v[0] in args.only.split(",")]
-    out = {"meta": describe("python -m bench.levers " + " ".join(argv if argv is not None else sys.argv[1:])),
-           "docs": len(docs), "variants": []}
+    command = "python -m bench.levers " + " ".join(argv if argv is not None else sys.argv[1:])
+    out: dict[str, Any] = {"meta": describe(command), "docs": len(docs), "variants": []}
     rate = args.rate
     for name, overrides in chosen:
         spec = service_spec(f"lever-{name}", f"lever {name}", overrides=overrides)
         try:
-            result = harness.measure(spec, docs, args.bootstrap, rate=rate or None,
-                                     latency_seconds=args.latency_seconds, rate_from_drain=0.0 if rate else 0.5)
+            result = harness.measure(
+                spec,
+                docs,
+                args.bootstrap,
+                rate=rate or None,
+                latency_seconds=args.latency_seconds,
+                rate_from_drain=0.0 if rate else 0.5,
+            )
             rate = rate or result.get("latency_ms", {}).get("rate_docs_per_s", 0.0)
         except Exception as exc:  # noqa: BLE001 - report and go on
             result = {"name": name, "error": str(exc)[-1500:]}
@@ -80,8 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     say("variant                    docs/s   cpu s/1k   p50 / p99 ms")
     for v in out["variants"]:
         lat = v.get("latency_ms", {})
-        say(f"{v['variant']:<26} {v.get('docs_per_s', 'failed'):>7} {v.get('cpu_s_per_1k_docs', '-'):>9}   "
-            f"{lat.get('p50', '-')} / {lat.get('p99', '-')}")
+        say(
+            f"{v['variant']:<26} {v.get('docs_per_s', 'failed'):>7} {v.get('cpu_s_per_1k_docs', '-'):>9}   "
+            f"{lat.get('p50', '-')} / {lat.get('p99', '-')}"
+        )
     return 0
 
 

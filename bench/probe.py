@@ -91,8 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     overrides = dict(item.split("=", 1) for item in args.set)
     docs = load_docs(corpus_path())
     events = Path(tempfile.mkdtemp(prefix="probe-events-"))
-    submit = (f"--conf spark.eventLog.enabled=true --conf spark.eventLog.dir={events.as_uri()} "
-              "--conf spark.eventLog.compress=false pyspark-shell")
+    submit = (
+        f"--conf spark.eventLog.enabled=true --conf spark.eventLog.dir={events.as_uri()} "
+        "--conf spark.eventLog.compress=false pyspark-shell"
+    )
     env = {**overrides, "LOG_LEVEL": "DEBUG", "PYSPARK_SUBMIT_ARGS": submit}
     spec = Spec("probe", "probe", lambda b, t: service.command(b, t, overrides=env))
     try:
@@ -105,11 +107,15 @@ def main(argv: list[str] | None = None) -> int:
             warm_batches = len(BATCH_LINE.findall(run.topics.log.read_text(errors="replace")))
             warm_stages = stage_timeline(read_event_log(events))["stages"]
             say(f"probe: settings {overrides or 'the defaults'}")
-            result = {"rate_docs_per_s": args.rate, "seconds": args.seconds, "settings": overrides,
-                      "latency_ms": run.paced(docs, args.rate, args.seconds, tag="p"),
-                      "per_batch_ms": batch_durations(run.topics.log.read_text(errors="replace"), warm_batches + 1),
-                      "stages_ms": stage_timeline(read_event_log(events), warm_stages),
-                      "load_1m": round(os.getloadavg()[0], 2)}
+            result = {
+                "rate_docs_per_s": args.rate,
+                "seconds": args.seconds,
+                "settings": overrides,
+                "latency_ms": run.paced(docs, args.rate, args.seconds, tag="p"),
+                "per_batch_ms": batch_durations(run.topics.log.read_text(errors="replace"), warm_batches + 1),
+                "stages_ms": stage_timeline(read_event_log(events), warm_stages),
+                "load_1m": round(os.getloadavg()[0], 2),
+            }
     finally:
         shutil.rmtree(events, ignore_errors=True)
     say(f"probe: {json.dumps(result)}")

@@ -1,5 +1,5 @@
 """Resource accounting for a contender's process tree: peak RSS per process, CPU seconds between marks. The tree,
-RSS and CPU times come from the toolbox (deploy/local/stack/procs.py), by pid through /proc."""
+RSS and CPU times come from the toolbox's process control (deploy/local/stack/procs.py, on psutil), by pid."""
 
 import threading
 import time

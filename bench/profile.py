@@ -8,12 +8,18 @@ import sys
 from collections import Counter
 
 RULES = (
-    ("spacy/", "spaCy + thinc inference"), ("thinc/", "spaCy + thinc inference"),
-    ("parse_message", "JSON parse + validation"), ("messages.py", "JSON parse + validation"),
-    ("json/", "JSON parse + validation"), ("pandas/", "pandas frame building"),
-    ("pyarrow", "Arrow (de)serialisation"), ("serializers.py", "Arrow (de)serialisation"),
-    ("udfs.py", "UDF glue (app/udfs.py)"), ("ner.py", "entity extraction glue (app/ner.py)"),
-    ("daemon.py", "idle in the daemon"), ("worker.py", "pyspark worker loop"),
+    ("spacy/", "spaCy + thinc inference"),
+    ("thinc/", "spaCy + thinc inference"),
+    ("parse_message", "JSON parse + validation"),
+    ("messages.py", "JSON parse + validation"),
+    ("json/", "JSON parse + validation"),
+    ("pandas/", "pandas frame building"),
+    ("pyarrow", "Arrow (de)serialisation"),
+    ("serializers.py", "Arrow (de)serialisation"),
+    ("udfs.py", "UDF glue (app/udfs.py)"),
+    ("ner.py", "entity extraction glue (app/inference/ner.py)"),
+    ("daemon.py", "idle in the daemon"),
+    ("worker.py", "pyspark worker loop"),
 )
 
 

@@ -8,8 +8,10 @@ BEGIN, END = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
 
 
 def _rss(entry: dict) -> str:
-    return ", ".join(f"{k} {v['peak_rss_mb']:.0f}" + (f" (x{v['processes']})" if v["processes"] > 1 else "")
-                     for k, v in sorted(entry.get("peak_rss", {}).items()))
+    return ", ".join(
+        f"{k} {v['peak_rss_mb']:.0f}" + (f" (x{v['processes']})" if v["processes"] > 1 else "")
+        for k, v in sorted(entry.get("peak_rss", {}).items())
+    )
 
 
 def _latency(entry: dict) -> str:
@@ -26,28 +28,37 @@ def _row(e: dict) -> str:
     differ = e.get("entities_differ")
     identical = "-" if differ is None else ("yes" if differ == 0 else f"{differ} docs differ")
     load = e.get("load_before", [0])[0]
-    return (f"| {e['label']} | {e['docs_per_s']:.1f} | {e.get('tokens_per_s', 0):,} "
-            f"| {e.get('ratio_to_ceiling', 0):.2f} "
-            f"| {e['drain_seconds']:.1f} | {_latency(e)} | {_rss(e)} | {e.get('cpu_s_per_1k_docs', 0):.0f} "
-            f"| {identical} | {load:.1f} |")
+    return (
+        f"| {e['label']} | {e['docs_per_s']:.1f} | {e.get('tokens_per_s', 0):,} "
+        f"| {e.get('ratio_to_ceiling', 0):.2f} "
+        f"| {e['drain_seconds']:.1f} | {_latency(e)} | {_rss(e)} | {e.get('cpu_s_per_1k_docs', 0):.0f} "
+        f"| {identical} | {load:.1f} |"
+    )
 
 
-HEADER = ("| contender | docs/s | tokens/s | x ceiling | drain s | latency p50 / p95 / p99 ms "
-          "| peak RSS MB per process | CPU s / 1k docs | entities = spaCy | load 1m |\n"
-          "|---|---:|---:|---:|---:|---|---|---:|---|---:|")
+HEADER = (
+    "| contender | docs/s | tokens/s | x ceiling | drain s | latency p50 / p95 / p99 ms "
+    "| peak RSS MB per process | CPU s / 1k docs | entities = spaCy | load 1m |\n"
+    "|---|---:|---:|---:|---:|---|---|---:|---|---:|"
+)
 
 
 def table(out: dict) -> str:
     meta = out["meta"]
     rate = next((e["latency_ms"]["rate_docs_per_s"] for e in out["contenders"] if e.get("latency_ms")), None)
-    lines = [f"Run: `{meta['command']}` on {meta['date']}, commit {meta['git_commit']}.",
-             f"Machine: {meta['cpu']}, {meta['cores']} cores, {meta['memory_gib']} GiB, {meta['os']}; "
-             f"Python {meta['python']}, {meta['java']}, Kafka {meta['kafka_broker']}; "
-             + ", ".join(f"{k} {v}" for k, v in meta["packages"].items()) + ".",
-             f"Load: `{meta['uptime']}` before, `{meta.get('uptime_after', '?')}` after.",
-             f"Corpus: {meta['docs']} docs, {meta.get('tokens', 0):,} tokens ({meta['corpus']}); "
-             f"fixed rate for latency: {rate} docs/s for {meta['latency_seconds']:.0f} s "
-             f"({meta['load_fraction']:.0%} of this service's drain rate).", "", HEADER]
+    lines = [
+        f"Run: `{meta['command']}` on {meta['date']}, commit {meta['git_commit']}.",
+        f"Machine: {meta['cpu']}, {meta['cores']} cores, {meta['memory_gib']} GiB, {meta['os']}; "
+        f"Python {meta['python']}, {meta['java']}, Kafka {meta['kafka_broker']}; "
+        + ", ".join(f"{k} {v}" for k, v in meta["packages"].items())
+        + ".",
+        f"Load: `{meta['uptime']}` before, `{meta.get('uptime_after', '?')}` after.",
+        f"Corpus: {meta['docs']} docs, {meta.get('tokens', 0):,} tokens ({meta['corpus']}); "
+        f"fixed rate for latency: {rate} docs/s for {meta['latency_seconds']:.0f} s "
+        f"({meta['load_fraction']:.0%} of this service's drain rate).",
+        "",
+        HEADER,
+    ]
     lines += [_row(e) for e in out["contenders"]]
     lines += _curve(out)
     lines += _languages(out)
@@ -66,9 +77,14 @@ def _curve(out: dict) -> list[str]:
     points = curved[0]["curve"]["points"]
     base = curved[0]["curve"]["base_docs_per_s"]
     head = " | ".join(f"{p['load']:.0%} ({p['rate_docs_per_s']:.0f}/s)" for p in points)
-    lines = ["", f"Latency against load, p50 / p99 ms (producer -> result record) at fractions of this service's "
-                 f"drain rate ({base} docs/s); every contender gets the same input rates:", "",
-             f"| contender | own drain docs/s | {head} |", "|---|---:|" + "---|" * len(points)]
+    lines = [
+        "",
+        f"Latency against load, p50 / p99 ms (producer -> result record) at fractions of this service's "
+        f"drain rate ({base} docs/s); every contender gets the same input rates:",
+        "",
+        f"| contender | own drain docs/s | {head} |",
+        "|---|---:|" + "---|" * len(points),
+    ]
     for e in curved:
         cells = []
         for p in e["curve"]["points"]:
@@ -85,14 +101,20 @@ def _languages(out: dict) -> list[str]:
         return []
     if "error" in lang:
         return ["", f"Mixed-language corpus: failed: {lang['error'].splitlines()[0][:120]}"]
-    lines = ["", f"{lang['label']} ({lang['corpus']}, each drain sends its documents {lang['repeat']} times; "
-                 "the English and French rows are that language's documents alone, `lang` as given: a code, "
-                 "`auto` or none):", "",
-             "| documents | distinct docs | chars per doc | docs/s | drain s | CPU s / 1k docs |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        "",
+        f"{lang['label']} ({lang['corpus']}, each drain sends its documents {lang['repeat']} times; "
+        "the English and French rows are that language's documents alone, `lang` as given: a code, "
+        "`auto` or none):",
+        "",
+        "| documents | distinct docs | chars per doc | docs/s | drain s | CPU s / 1k docs |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for part, d in lang["drains"].items():
-        lines.append(f"| {part} | {d['distinct_docs']} | {d['chars_per_doc']} | {d['docs_per_s']:.1f} "
-                     f"| {d['drain_seconds']:.1f} | {d['cpu_s_per_1k_docs']:.1f} |")
+        lines.append(
+            f"| {part} | {d['distinct_docs']} | {d['chars_per_doc']} | {d['docs_per_s']:.1f} "
+            f"| {d['drain_seconds']:.1f} | {d['cpu_s_per_1k_docs']:.1f} |"
+        )
     return lines
 
 
@@ -119,8 +141,11 @@ def plot(out: dict, path: Path) -> None:
     left.invert_yaxis()
     left.set_xlabel("docs/s draining the backlog")
     left.set_title("Throughput (ceiling = nlp.pipe, no Kafka)")
-    mid.barh(names, [e.get("cpu_s_per_1k_docs", 0) for e in ok],
-             color=["#888" if e["name"] == "ceiling" else "#2ca02c" for e in ok])
+    mid.barh(
+        names,
+        [e.get("cpu_s_per_1k_docs", 0) for e in ok],
+        color=["#888" if e["name"] == "ceiling" else "#2ca02c" for e in ok],
+    )
     mid.invert_yaxis()
     mid.set_yticks([])
     mid.set_xlabel("CPU seconds per 1k docs (whole process tree)")
@@ -159,8 +184,14 @@ def plot_curve(out: dict, path: Path) -> None:
         points = [p for p in e["curve"]["points"] if "p99" in p]
         rates = [p["rate_docs_per_s"] for p in points]
         (line,) = ax.plot(rates, [p["p99"] / 1000 for p in points], marker="o", label=f"{e['label']} p99")
-        ax.plot(rates, [p["p50"] / 1000 for p in points], marker=".", linestyle="--", color=line.get_color(),
-                label=f"{e['label']} p50")
+        ax.plot(
+            rates,
+            [p["p50"] / 1000 for p in points],
+            marker=".",
+            linestyle="--",
+            color=line.get_color(),
+            label=f"{e['label']} p50",
+        )
         ax.axvline(e["docs_per_s"], color=line.get_color(), linestyle=":", linewidth=1)
     base = next(e["curve"]["base_docs_per_s"] for e in out["contenders"] if e.get("curve"))
     ax.plot([0.5 * base, 0.8 * base], [1.0, 2.0], "r*", markersize=12, label="targets: p99 <= 1 s at 50%, 2 s at 80%")

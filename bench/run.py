@@ -12,7 +12,9 @@ import os
 import shlex
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from bench import harness
 from bench.contenders import ceiling, service
@@ -29,25 +31,43 @@ CEILING_BATCH_SIZES = "8,32,64,128,512"
 
 def contender_args(module: str, workers: int, extra: tuple[str, ...] = ()):
     def command(bootstrap: str, t: harness.Topics) -> tuple[list[str], dict[str, str]]:
-        return [sys.executable, "-m", f"bench.contenders.{module}", "--bootstrap", bootstrap, "--input", t.input,
-                "--output", t.output, "--group", t.group, "--workers", str(workers), *extra,
-                *(["--checkpoint", str(t.workdir / "checkpoint")] if module == "demo_job" else [])], {}
+        return [
+            *harness.contender_argv([sys.executable, "-m", f"bench.contenders.{module}"], bootstrap, t, workers),
+            *extra,
+            *(["--checkpoint", str(t.workdir / "checkpoint")] if module == "demo_job" else []),
+        ], {}
+
     return command
 
 
-def service_spec(name: str, label: str, master: str = "local[2]", partitions: int = 2, min_partitions: int = 0,
-                 overrides: dict[str, str] | None = None) -> Spec:
-    return Spec(name, label, lambda b, t: service.command(b, t, master, min_partitions, overrides), partitions,
-                {"master": master, "min_partitions": min_partitions or "cores", "overrides": overrides or {}})
+def service_spec(
+    name: str,
+    label: str,
+    master: str = "local[2]",
+    partitions: int = 2,
+    min_partitions: int = 0,
+    overrides: Mapping[str, str | None] | None = None,
+) -> Spec:
+    return Spec(
+        name,
+        label,
+        lambda b, t: service.command(b, t, master, min_partitions, overrides),
+        partitions,
+        {"master": master, "min_partitions": min_partitions or "cores", "overrides": overrides or {}},
+    )
 
 
 def specs(workers: int) -> dict[str, Spec]:
     return {
         "service": service_spec("service", "this service (local[2], 2 partitions)"),
-        "demo": Spec("demo", "original demo (row udf, full pipeline, foreachBatch)",
-                     contender_args("demo_job", workers, ("--master", f"local[{workers}]"))),
-        "consumer": Spec("consumer", f"kafka-python consumer x{workers}", contender_args("consumer", workers),
-                         group_members=workers),
+        "demo": Spec(
+            "demo",
+            "original demo (row udf, full pipeline, foreachBatch)",
+            contender_args("demo_job", workers, ("--master", f"local[{workers}]")),
+        ),
+        "consumer": Spec(
+            "consumer", f"kafka-python consumer x{workers}", contender_args("consumer", workers), group_members=workers
+        ),
         "quix": Spec("quix", f"Quix Streams x{workers}", contender_args("quix_app", workers), group_members=workers),
     }
 
@@ -62,15 +82,21 @@ SCALING = (  # (name, label, master, partitions, min_partitions): drain only
 def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="bench.run", description=__doc__)
     p.add_argument("--docs", type=int, default=None, help="first N docs of the corpus (default all)")
-    p.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:49192"),
-                   help="[env: KAFKA_BOOTSTRAP_SERVERS]")
+    p.add_argument(
+        "--bootstrap",
+        default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:49192"),
+        help="[env: KAFKA_BOOTSTRAP_SERVERS]",
+    )
     p.add_argument("--contenders", default=",".join(CONTENDERS), help="comma list of " + ",".join(CONTENDERS))
     p.add_argument("--latency-seconds", type=float, default=40.0, help="length of each fixed-rate phase")
     p.add_argument("--rate", type=float, default=0.0, help="fixed rate in docs/s (default: --load x service)")
     p.add_argument("--load", type=float, default=0.5, help="fixed rate as a fraction of the service's drain rate")
     p.add_argument("--curve", default=CURVE, help="loads of the latency curve ('' = only --load)")
-    p.add_argument("--ceiling-batch-sizes", default=CEILING_BATCH_SIZES,
-                   help="nlp.pipe batch sizes the ceiling tries; the fastest is the ceiling")
+    p.add_argument(
+        "--ceiling-batch-sizes",
+        default=CEILING_BATCH_SIZES,
+        help="nlp.pipe batch sizes the ceiling tries; the fastest is the ceiling",
+    )
     p.add_argument("--ceiling-sweep-docs", type=int, default=2000, help="docs per batch-size trial")
     p.add_argument("--mixed-repeat", type=int, default=3, help="times the mixed corpus is sent per drain")
     p.add_argument("--scaling", action=argparse.BooleanOptionalAction, default=True)
@@ -91,10 +117,17 @@ def main(argv: list[str] | None = None) -> int:
     path = corpus_path()
     docs = load_docs(path, args.docs)
     command = "python -m bench.run " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
-    out = {"meta": {**describe(command), "corpus": path.name, "docs": len(docs), "workers": args.workers,
-                    "bootstrap": "local broker (deploy/local/kafka)", "load_fraction": args.load,
-                    "latency_seconds": args.latency_seconds, "service_settings": service.BEST},
-           "contenders": [], "scaling": []}
+    meta = {
+        **describe(command),
+        "corpus": path.name,
+        "docs": len(docs),
+        "workers": args.workers,
+        "bootstrap": "local broker (deploy/local/kafka)",
+        "load_fraction": args.load,
+        "latency_seconds": args.latency_seconds,
+        "service_settings": service.BEST,
+    }
+    out: dict[str, Any] = {"meta": meta, "contenders": [], "scaling": []}
     say(f"{len(docs)} docs from {path.name}, contenders {','.join(chosen)}, broker {args.bootstrap}")
 
     def save() -> None:
@@ -106,25 +139,37 @@ def main(argv: list[str] | None = None) -> int:
     sweep = {}
     if len(sizes) > 1:
         for size in sizes:
-            trial = ceiling.run(texts[:args.ceiling_sweep_docs], args.workers, size)
+            trial = ceiling.run(texts[: args.ceiling_sweep_docs], args.workers, size)
             sweep[size] = round(min(len(texts), args.ceiling_sweep_docs) / trial["seconds"], 1)
             say(f"ceiling trial: nlp.pipe batch_size={size}: {sweep[size]} docs/s")
     best = max(sweep, key=lambda k: sweep[k]) if sweep else sizes[0]
-    out["meta"]["ceiling_batch_sizes"] = {"docs": min(len(texts), args.ceiling_sweep_docs), "docs_per_s": sweep,
-                                          "best": best}
-    say(f"ceiling: nlp.pipe(batch_size={best}) in one process per core (tokens and reference entities come "
-        "from this run)")
+    out["meta"]["ceiling_batch_sizes"] = {
+        "docs": min(len(texts), args.ceiling_sweep_docs),
+        "docs_per_s": sweep,
+        "best": best,
+    }
+    say(
+        f"ceiling: nlp.pipe(batch_size={best}) in one process per core (tokens and reference entities come "
+        "from this run)"
+    )
     ceil = ceiling.run(texts, args.workers, best)
     tokens, expected = sum(ceil["tokens"]), ceil["entities"]
     out["meta"]["tokens"] = tokens
     ceiling_rate = len(docs) / ceil["seconds"]
     if "ceiling" in chosen:
-        out["contenders"].append({"name": "ceiling",
-                                  "label": f"ceiling: nlp.pipe x{args.workers}, batch {best}, no Kafka",
-                                  "docs": len(docs), "drain_seconds": round(ceil["seconds"], 2),
-                                  "docs_per_s": round(ceiling_rate, 1), "peak_rss": ceil["peak_rss"],
-                                  "cpu_s_per_1k_docs": round(ceil["cpu_seconds"] / len(docs) * 1000, 1),
-                                  "entities_differ": 0, "load_before": list(os.getloadavg())})
+        out["contenders"].append(
+            {
+                "name": "ceiling",
+                "label": f"ceiling: nlp.pipe x{args.workers}, batch {best}, no Kafka",
+                "docs": len(docs),
+                "drain_seconds": round(ceil["seconds"], 2),
+                "docs_per_s": round(ceiling_rate, 1),
+                "peak_rss": ceil["peak_rss"],
+                "cpu_s_per_1k_docs": round(ceil["cpu_seconds"] / len(docs) * 1000, 1),
+                "entities_differ": 0,
+                "load_before": list(os.getloadavg()),
+            }
+        )
     say(f"ceiling: {ceiling_rate:.1f} docs/s ({tokens / ceil['seconds']:.0f} tokens/s)")
     save()
 
@@ -137,14 +182,29 @@ def main(argv: list[str] | None = None) -> int:
         shape = curve if name in CURVED else ()
         try:
             if name == "service":
-                result = harness.measure(spec, docs, args.bootstrap, rate=None, latency_seconds=args.latency_seconds,
-                                         expected=expected, rate_from_drain=args.load, curve=shape)
+                result = harness.measure(
+                    spec,
+                    docs,
+                    args.bootstrap,
+                    rate=None,
+                    latency_seconds=args.latency_seconds,
+                    expected=expected,
+                    rate_from_drain=args.load,
+                    curve=shape,
+                )
                 rate = result.get("latency_ms", {}).get("rate_docs_per_s")
                 drain_rate = result["docs_per_s"]
             else:
-                result = harness.measure(spec, docs, args.bootstrap, rate=rate or args.load * ceiling_rate,
-                                         latency_seconds=args.latency_seconds, expected=expected, curve=shape,
-                                         curve_base=drain_rate or ceiling_rate)
+                result = harness.measure(
+                    spec,
+                    docs,
+                    args.bootstrap,
+                    rate=rate or args.load * ceiling_rate,
+                    latency_seconds=args.latency_seconds,
+                    expected=expected,
+                    curve=shape,
+                    curve_base=drain_rate or ceiling_rate,
+                )
         except Exception as exc:  # noqa: BLE001 - one failed contender is reported, the others still run
             say(f"{spec.label}: FAILED: {exc}")
             result = {"name": name, "label": spec.label, "error": str(exc)[-2000:]}
@@ -198,8 +258,11 @@ def mixed(bootstrap: str, repeat: int) -> dict:
         run.warm([d for part in ("en", "fr") for d in parts[part][:8]])
         for part, chunk in parts.items():
             result = run.drain(chunk * repeat, tag=f"m{part}-")
-            out["drains"][part] = {"distinct_docs": len(chunk), "chars_per_doc": round(
-                sum(len(d["text"]) for d in chunk) / len(chunk)), **result}
+            out["drains"][part] = {
+                "distinct_docs": len(chunk),
+                "chars_per_doc": round(sum(len(d["text"]) for d in chunk) / len(chunk)),
+                **result,
+            }
         out.update(run.summary())
     return out
 

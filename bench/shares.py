@@ -15,6 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -23,10 +24,17 @@ from bench.corpus import corpus_path, load_docs
 from bench.harness import REPO, say
 from bench.machine import describe
 from bench.run import specs
-from deploy.local.stack import procs
 
-ROLES = ("inference", "service Python workers", "service JVM", "contender driver", "Kafka broker",
-         "bench harness", "other", "idle")
+ROLES = (
+    "inference",
+    "service Python workers",
+    "service JVM",
+    "contender driver",
+    "Kafka broker",
+    "bench harness",
+    "other",
+    "idle",
+)
 
 
 @dataclass(frozen=True)
@@ -73,16 +81,21 @@ def role(pid: int, table: dict[int, Proc], contender: int, harness_pid: int) -> 
 
 
 def _table() -> dict[int, Proc]:
-    """Every live process: its parent and command line (through /proc, as the rest of the bench reads them)."""
-    table = {}
-    for pid in procs.pids():
-        if (ppid := procs.parent(pid)) is not None:
-            table[pid] = Proc(ppid, procs.cmdline(pid))
-    return table
+    """Every live process: its parent and command line (words joined by spaces, as procs.cmdline has them)."""
+    return {
+        p.pid: Proc(p.info["ppid"], " ".join(p.info["cmdline"] or ()))
+        for p in psutil.process_iter(["ppid", "cmdline"])
+        if p.info["ppid"] is not None
+    }
 
 
 def _cpu() -> dict[int, float]:
-    return {pid: procs.cpu_seconds(pid) for pid in procs.pids()}
+    """User plus system CPU seconds of every live process (as procs.cpu_seconds counts them)."""
+    return {
+        p.pid: p.info["cpu_times"].user + p.info["cpu_times"].system
+        for p in psutil.process_iter(["cpu_times"])
+        if p.info["cpu_times"] is not None
+    }
 
 
 def measure_window(contender: int, seconds: float) -> dict:
@@ -97,8 +110,11 @@ def measure_window(contender: int, seconds: float) -> dict:
             used[role(pid, table, contender, os.getpid())] += cpu - cpu0.get(pid, 0.0)
     used["idle"] = (idle1.idle + idle1.iowait) - (idle0.idle + idle0.iowait)
     capacity = wall * (os.cpu_count() or 1)
-    return {"window_s": round(wall, 1), "core_seconds": {k: round(v, 2) for k, v in used.items()},
-            "share": {k: round(v / capacity, 3) for k, v in used.items()}}
+    return {
+        "window_s": round(wall, 1),
+        "core_seconds": {k: round(v, 2) for k, v in used.items()},
+        "share": {k: round(v / capacity, 3) for k, v in used.items()},
+    }
 
 
 def shares(name: str, docs: list[dict], bootstrap: str, delay: float, window: float) -> dict:
@@ -116,13 +132,16 @@ def shares(name: str, docs: list[dict], bootstrap: str, delay: float, window: fl
         sampler.join()
     if drained["drain_seconds"] < delay + window:
         raise RuntimeError(f"{name} drained in {drained['drain_seconds']} s, before the window ended: more --docs")
-    return {"contender": name, "docs_per_s": drained["docs_per_s"],
-            "cpu_s_per_1k_docs": drained["cpu_s_per_1k_docs"], **found}
+    return {
+        "contender": name,
+        "docs_per_s": drained["docs_per_s"],
+        "cpu_s_per_1k_docs": drained["cpu_s_per_1k_docs"],
+        **found,
+    }
 
 
 def table(results: list[dict]) -> str:
-    lines = ["| role | " + " | ".join(r["contender"] for r in results) + " |",
-             "|---|" + "---:|" * len(results)]
+    lines = ["| role | " + " | ".join(r["contender"] for r in results) + " |", "|---|" + "---:|" * len(results)]
     for k in ROLES:
         lines.append(f"| {k} | " + " | ".join(f"{100 * r['share'][k]:.1f}%" for r in results) + " |")
     lines.append("| drain docs/s | " + " | ".join(str(r["docs_per_s"]) for r in results) + " |")
@@ -139,8 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "raw" / "shares.json")
     args = p.parse_args(argv)
     docs = load_docs(corpus_path(), args.docs)
-    out = {"meta": describe("python -m bench.shares " + " ".join(argv if argv is not None else sys.argv[1:])),
-           "results": []}
+    command = "python -m bench.shares " + " ".join(argv if argv is not None else sys.argv[1:])
+    out: dict[str, Any] = {"meta": describe(command), "results": []}
     for name in [c.strip() for c in args.contenders.split(",") if c.strip()]:
         out["results"].append(shares(name, docs, args.bootstrap, args.delay, args.window))
         args.out.parent.mkdir(parents=True, exist_ok=True)

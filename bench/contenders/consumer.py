@@ -5,9 +5,10 @@ At-least-once: a batch's offsets are committed only after its results are flushe
 
 import argparse
 
-from app.messages import Limits, Message, parse_message
-from app.models import load_pipeline
-from app.ner import InferenceError, extract_entities
+from app.contract import InferenceError, Limits, Message
+from app.inference.models import load_pipeline
+from app.inference.ner import extract_entities
+from app.messages import parse_message
 from bench.contenders.common import arguments, result_value, run_workers, stop_event_on_sigterm, vocab_warmup
 
 LIMITS = Limits(max_text_length=100_000, supported_langs=frozenset({"en"}))
@@ -19,9 +20,14 @@ def work(args: argparse.Namespace) -> None:
     stop = stop_event_on_sigterm()
     nlp = load_pipeline(args.model)
     warmup = vocab_warmup()
-    consumer = KafkaConsumer(args.input, bootstrap_servers=args.bootstrap, group_id=args.group,
-                             enable_auto_commit=False, auto_offset_reset="earliest",
-                             max_poll_records=args.batch_size)
+    consumer = KafkaConsumer(
+        args.input,
+        bootstrap_servers=args.bootstrap,
+        group_id=args.group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=args.batch_size,
+    )
     producer = KafkaProducer(bootstrap_servers=args.bootstrap, acks=1, linger_ms=2)
     try:
         while not stop.is_set():

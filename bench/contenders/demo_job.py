@@ -12,10 +12,10 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType
 
-from app.models import NOT_NEEDED_FOR_NER, load_pipeline
-from app.ner import extract_entities
+from app.inference.models import NOT_NEEDED_FOR_NER, load_pipeline
+from app.inference.ner import extract_entities
 from app.schemas import ENTITY_SCHEMA, INPUT_SCHEMA
-from app.utils.spark_session import PROJECT_ROOT, kafka_package
+from app.spark.session import PROJECT_ROOT, kafka_package
 from bench.contenders.common import MODEL, arguments
 
 _NLP = {}
@@ -38,30 +38,49 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["PYTHONPATH"] = str(PROJECT_ROOT)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # local-mode workers inherit the environment
-    spark = (SparkSession.builder.master(args.master).appName("gumgum-demo")
-             .config("spark.jars.packages", kafka_package())
-             .config("spark.pyspark.python", sys.executable)
-             .config("spark.executorEnv.PYTHONPATH", str(PROJECT_ROOT))
-             .getOrCreate())
+    spark = (
+        SparkSession.builder.master(args.master)
+        .appName("gumgum-demo")
+        .config("spark.jars.packages", kafka_package())
+        .config("spark.pyspark.python", sys.executable)
+        .config("spark.executorEnv.PYTHONPATH", str(PROJECT_ROOT))
+        .getOrCreate()
+    )
     spark.sparkContext.setLogLevel("WARN")
     ner = F.udf(entities, ArrayType(ENTITY_SCHEMA))
-    messages = (spark.readStream.format("kafka").option("kafka.bootstrap.servers", args.bootstrap)
-                .option("subscribe", args.input).option("startingOffsets", "earliest").load()
-                .select(F.from_json(F.col("value").cast("string"), INPUT_SCHEMA).alias("m"))
-                .select("m.*"))
-    results = messages.select(F.col("uuid").alias("key"), F.to_json(F.struct(
-        "uuid", "lang", ner(F.col("text")).alias("entities"))).alias("value"))
+    messages = (
+        spark.readStream.format("kafka")
+        .option("kafka.bootstrap.servers", args.bootstrap)
+        .option("subscribe", args.input)
+        .option("startingOffsets", "earliest")
+        .load()
+        .select(F.from_json(F.col("value").cast("string"), INPUT_SCHEMA).alias("m"))
+        .select("m.*")
+    )
+    results = messages.select(
+        F.col("uuid").alias("key"),
+        F.to_json(F.struct("uuid", "lang", ner(F.col("text")).alias("entities"))).alias("value"),
+    )
 
     def write_batch(batch: DataFrame, batch_id: int) -> None:
         batch.persist()
         count = batch.count()
         if count:
-            (batch.repartition(spark.sparkContext.defaultParallelism).write.format("kafka")
-             .option("kafka.bootstrap.servers", args.bootstrap).option("topic", args.output).save())
+            (
+                batch.repartition(spark.sparkContext.defaultParallelism)
+                .write.format("kafka")
+                .option("kafka.bootstrap.servers", args.bootstrap)
+                .option("topic", args.output)
+                .save()
+            )
         batch.unpersist()
 
-    query = (results.writeStream.foreachBatch(write_batch).option("checkpointLocation", args.checkpoint)
-             .trigger(processingTime="0 seconds").start())
+    query = (
+        results.writeStream.foreachBatch(write_batch)
+        .option("checkpointLocation", args.checkpoint)
+        .trigger(processingTime="0 seconds")
+        .start()
+    )
     import signal
 
     signal.signal(signal.SIGTERM, lambda *_: query.stop())

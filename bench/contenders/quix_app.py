@@ -6,9 +6,10 @@ Quix Streams processes one message at a time (StreamingDataFrame.apply), so spaC
 import argparse
 import tempfile
 
-from app.messages import Limits, Message, parse_message
-from app.models import load_pipeline
-from app.ner import InferenceError, extract_entities
+from app.contract import InferenceError, Limits, Message
+from app.inference.models import load_pipeline
+from app.inference.ner import extract_entities
+from app.messages import parse_message
 from bench.contenders.common import arguments, run_workers, vocab_warmup
 
 LIMITS = Limits(max_text_length=100_000, supported_langs=frozenset({"en"}))
@@ -21,10 +22,16 @@ def work(args: argparse.Namespace) -> None:
     warmup = vocab_warmup()
     # A state dir of its own per process: Quix creates ./state/<group> and the processes would race for it.
     state_dir = tempfile.mkdtemp(prefix="quix-state-")
-    app = Application(broker_address=args.bootstrap, consumer_group=args.group, auto_offset_reset="earliest",
-                      state_dir=state_dir,
-                      loglevel="WARNING", auto_create_topics=False, use_changelog_topics=False,
-                      commit_interval=1.0)
+    app = Application(
+        broker_address=args.bootstrap,
+        consumer_group=args.group,
+        auto_offset_reset="earliest",
+        state_dir=state_dir,
+        loglevel="WARNING",
+        auto_create_topics=False,
+        use_changelog_topics=False,
+        commit_interval=1.0,
+    )
     source = app.topic(args.input, value_deserializer="bytes")
     sink = app.topic(args.output, value_serializer="json")
 
