@@ -13,10 +13,13 @@ include deploy/local/kafka/kafka.mk
 -include deploy/local/app/app.mk
 -include deploy/local/monitoring/monitoring.mk
 -include deploy/docker.mk
+-include deploy/databricks/runtime.mk
+-include deploy/databricks/bundle.mk
 -include bench/bench.mk
 -include deploy/local/cluster/cluster.mk
+-include deploy/docs/docs.mk
 
-.PHONY: help venv venv-dev lint test test-unit test-reliability clean
+.PHONY: help venv venv-dev lint ruff type format test test-unit test-reliability clean
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_.-]+:.*## ' $(MAKEFILE_LIST) | sort -u | awk -F':.*## ' '{printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}'
 
@@ -43,21 +46,31 @@ $(VENV)/.dev-installed: requirements-dev.txt bench/requirements.txt $(VENV)/.run
 # The local stack's toolbox (deploy/local/stack): brokers, monitoring, the job, topics; runtime packages only.
 STACK := $(PY) -m deploy.local.stack
 
-# Runs a tox env's commands (tox.ini is their one home) in .venv, without tox creating an env per name.
-IN_VENV := $(PY) deploy/image/tox-commands.py
+# The commands of lint and tests live here; tox.ini's envs run these targets with VENV set to their own env.
+# PYTEST_ARGS adds to pytest's arguments, e.g. make test-unit PYTEST_ARGS="-x test/deploy".
+LINTED := app test deploy bench
+PYTEST_ARGS ?=
 
-lint: venv-dev ## Lint (ruff) and type-check (mypy)
-	$(IN_VENV) lint
-	$(IN_VENV) type
+lint: ruff type ## Lint and check the formatting (ruff), type-check (mypy)
+
+ruff: venv-dev ## Lint (ruff check) and check the formatting (ruff format --check)
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
+
+type: venv-dev ## Type-check app/, deploy/ and bench/ (mypy)
+	$(VENV)/bin/mypy app deploy bench
+
+format: venv-dev ## Format the code in place (ruff format)
+	$(VENV)/bin/ruff format $(LINTED)
 
 test: venv-dev kafka-jars monitoring-tools ## Run every test; starts and stops the local broker (and monitoring stack) it needs
-	$(IN_VENV) test
+	$(PY) -m pytest -m "not reliability_full" $(PYTEST_ARGS)
 
 test-unit: venv-dev ## Run the tests that need no broker
-	$(IN_VENV) unit
+	$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
 
 test-reliability: venv-dev kafka-jars monitoring-tools ## Run the fault tests at full size (20,000 messages, 5 kill -9, ...; slow)
-	$(IN_VENV) reliability
+	$(PY) -m pytest -m "reliability" $(PYTEST_ARGS)
 
 clean: down ## Stop everything and remove local state (.local/, .tox/)
 	rm -rf $(LOCAL) .tox
