@@ -8,7 +8,8 @@
 #   KAFKA_CONTROLLER_PORT [49093], KAFKA_STATE_DIR [$LOCAL/image-test/kafka], SMOKE_TIMEOUT seconds [600],
 #   SKIP_DATABRICKS=1 to stop after the local image, SKIP_BUILD=1 to test the images already built,
 #   SKIP_UNIT=1 to skip the second unit-test run (they already ran in the build), KEEP_IMAGES=1 to keep the
-#   images it built after a pass (by default only the base images stay: vfs keeps a full copy per layer, ~20 GB).
+#   images it built and the step cache (by default only the base images stay, pass or fail: vfs keeps a full copy
+#   per layer, ~46 GB at the peak), MIN_FREE_GB [50] the free space it needs where buildah stores images.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
@@ -30,30 +31,41 @@ containers=()
 built_images=()  # what a pass removes (unless KEEP_IMAGES=1); SKIP_BUILD=1 tests images built before: kept
 [[ -z ${SKIP_BUILD:-} ]] && built_images=("$image" "$image-test" "$image-databricks")
 broker_started=
-passed=
 t0=$SECONDS
 
 step() { printf '\n== [%4ds] %s\n' "$((SECONDS - t0))" "$*" >&2; }
 fail() { printf 'image-test: FAILED: %s\n' "$*" >&2; exit 1; }
 # Sets $ctr (not echoed: a $(...) subshell would lose the containers+= that the cleanup relies on).
 container() { ctr=$("${BUILDAH[@]}" from --pull-never "$1"); containers+=("$ctr"); }
+# The images this script builds and the step cache: removed at the end, pass or fail (a failed run kept ~46 GB
+# and the next run, CI's, then ran out of disk), and at the start, in case a killed run left them.
+drop_built() {
+  if [[ ${#built_images[@]} -gt 0 ]]; then
+    "${BUILDAH[@]}" rmi "${built_images[@]}" >/dev/null 2>&1 || true
+    "${BUILDAH[@]}" rmi --prune >/dev/null 2>&1 || true
+  fi
+}
+storage_root() { "${BUILDAH[@]}" info --format '{{.store.GraphRoot}}'; }
 cleanup() {
   local c
   for c in "${containers[@]}"; do "${BUILDAH[@]}" rm "$c" >/dev/null 2>&1 || true; done
-  # vfs keeps a full copy of the file system per layer: the step cache peaks at ~45 GB in a run. After a pass,
-  # drop it and the images built here (unless KEEP_IMAGES=1): only the small base images stay, and the next run
-  # rebuilds the rest in minutes rather than holding ~20 GB between runs. After a failure keep it all, so the
-  # rerun starts where this one stopped (`buildah --storage-driver vfs rmi --prune` drops it by hand).
-  if [[ -n $passed ]]; then
-    if [[ -z ${KEEP_IMAGES:-} && ${#built_images[@]} -gt 0 ]]; then
-      "${BUILDAH[@]}" rmi "${built_images[@]}" >/dev/null 2>&1 || true
-    fi
-    "${BUILDAH[@]}" rmi --prune >/dev/null 2>&1 || true
-    echo "image-test: container storage now $(du -sh "$("${BUILDAH[@]}" info --format '{{.store.GraphRoot}}')" 2>/dev/null | cut -f1)" >&2
+  if [[ -z ${KEEP_IMAGES:-} ]]; then
+    drop_built
+    echo "image-test: container storage now $(du -sh "$(storage_root)" 2>/dev/null | cut -f1)" >&2
   fi
   if [[ -n $broker_started ]]; then bash deploy/local/kafka/kafka.sh stop || true; fi
 }
 trap cleanup EXIT
+
+[[ -z ${KEEP_IMAGES:-} ]] && drop_built
+# vfs peaks at ~46 GB in this run: refuse to start rather than fill the disk half way through.
+root=$(storage_root); probe=$root
+while [[ ! -d $probe ]]; do probe=$(dirname "$probe"); done
+free_gb=$(( $(df --output=avail -k "$probe" | tail -1) / 1024 / 1024 ))
+min_free_gb=${MIN_FREE_GB:-50}
+echo "image-test: ${free_gb} GB free for $root (needs ${min_free_gb})" >&2
+(( free_gb >= min_free_gb )) || fail "${free_gb} GB free for container storage in $root, needs ${min_free_gb} (MIN_FREE_GB); \
+free space, or drop old images: buildah --storage-driver vfs rmi --prune"
 
 step "base images (debootstrap + buildah, skipped when present)"
 LOCAL=$LOCAL PYTHON_BASE_IMAGE=$PYTHON_BASE_IMAGE DATABRICKS_STANDIN_IMAGE=$DATABRICKS_STANDIN_IMAGE \
@@ -115,7 +127,7 @@ got=$(grep -c '^--- ' <<<"$out")
 echo "smoke: $got of $expected results came back"
 bash deploy/local/kafka/kafka.sh stop && broker_started=
 
-if [[ -n ${SKIP_DATABRICKS:-} ]]; then passed=1; step "done (databricks image skipped)"; exit 0; fi
+if [[ -n ${SKIP_DATABRICKS:-} ]]; then step "done (databricks image skipped)"; exit 0; fi
 
 step "build the databricks image on $DATABRICKS_STANDIN_IMAGE"
 IMAGE_BUILDER=buildah BUILD_TARGET=databricks IMAGE_TAG="$IMAGE_TAG-databricks" \
@@ -136,5 +148,4 @@ print(\"imports ok:\", app.__file__)"
   if /databricks/python3/bin/python -c "import pyspark" 2>/dev/null; then echo "pyspark imports"; exit 1; fi
   echo "no pyspark: ok"'
 
-passed=1
 step "all image tests passed"
