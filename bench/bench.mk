@@ -1,7 +1,7 @@
 # Benchmarks (bench/, docs/benchmarks.md), included by the root Makefile. They run on a broker of their own, on
 # ports and a state dir that neither `make kafka` nor the test fixtures use, and stop it afterwards.
-BENCH_KAFKA_PORT ?= 49192
-BENCH_KAFKA_CONTROLLER_PORT ?= 49193
+BENCH_KAFKA_PORT ?= 29792
+BENCH_KAFKA_CONTROLLER_PORT ?= 29793
 BENCH_KAFKA_STATE_DIR ?= $(LOCAL)/bench-kafka
 BENCH_BOOTSTRAP := 127.0.0.1:$(BENCH_KAFKA_PORT)
 BENCH_KAFKA = KAFKA_PORT=$(BENCH_KAFKA_PORT) KAFKA_CONTROLLER_PORT=$(BENCH_KAFKA_CONTROLLER_PORT) \

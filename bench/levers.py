@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate", type=float, default=0.0, help="fixed rate for latency (default: 50%% of baseline)")
     p.add_argument("--latency-seconds", type=float, default=20.0)
     p.add_argument("--only", default="", help="comma list of variant names")
-    p.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:49192"))
+    p.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:29792"))
     p.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "raw" / "levers.json")
     args = p.parse_args(argv)
     docs = load_docs(corpus_path(), args.docs)

@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate", type=float, required=True, help="docs/s")
     p.add_argument("--seconds", type=float, default=40.0)
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="an app setting (repeatable)")
-    p.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:49192"))
+    p.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:29792"))
     p.add_argument("--out", type=Path, default=None, help="append the result as one JSON line")
     args = p.parse_args(argv)
     overrides = dict(item.split("=", 1) for item in args.set)

@@ -84,7 +84,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--docs", type=int, default=None, help="first N docs of the corpus (default all)")
     p.add_argument(
         "--bootstrap",
-        default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:49192"),
+        default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:29792"),
         help="[env: KAFKA_BOOTSTRAP_SERVERS]",
     )
     p.add_argument("--contenders", default=",".join(CONTENDERS), help="comma list of " + ",".join(CONTENDERS))

@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--docs", type=int, default=4000, help="backlog size: the drain must outlast delay + window")
     p.add_argument("--delay", type=float, default=4.0, help="seconds into the drain before the window opens")
     p.add_argument("--window", type=float, default=12.0, help="seconds measured")
-    p.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:49192"))
+    p.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:29792"))
     p.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "raw" / "shares.json")
     args = p.parse_args(argv)
     docs = load_docs(corpus_path(), args.docs)

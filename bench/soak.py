@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--minutes", type=float, default=120.0)
     p.add_argument("--rate", type=float, default=0.0, help="docs/s (default: the full run's 50%% rate)")
     p.add_argument("--interval", type=float, default=15.0, help="seconds between RSS samples")
-    p.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:49192"))
+    p.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:29792"))
     p.add_argument("--out", type=Path, default=RAW / "soak.json")
     args = p.parse_args(argv)
     rate = args.rate or default_rate()

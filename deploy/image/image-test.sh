@@ -4,8 +4,8 @@
 # check what it must and must not contain. Containers run with buildah's chroot isolation, which shares the host
 # network, so the app in the image reaches a broker on 127.0.0.1.
 #
-# Environment (defaults in brackets): IMAGE_NAME [ner-streaming], IMAGE_TAG [dev], KAFKA_PORT [49092],
-#   KAFKA_CONTROLLER_PORT [49093], KAFKA_STATE_DIR [$LOCAL/image-test/kafka], SMOKE_TIMEOUT seconds [600],
+# Environment (defaults in brackets): IMAGE_NAME [ner-streaming], IMAGE_TAG [dev], KAFKA_PORT [29592],
+#   KAFKA_CONTROLLER_PORT [29593], KAFKA_STATE_DIR [$LOCAL/image-test/kafka], SMOKE_TIMEOUT seconds [600],
 #   SKIP_DATABRICKS=1 to stop after the local image, SKIP_BUILD=1 to test the images already built,
 #   SKIP_UNIT=1 to skip the second unit-test run (they already ran in the build), KEEP_IMAGES=1 to keep the
 #   images it built and the step cache (by default only the base images stay, pass or fail: vfs keeps a full copy
@@ -15,7 +15,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 LOCAL=${LOCAL:-.local}
 export IMAGE_NAME=${IMAGE_NAME:-ner-streaming} IMAGE_TAG=${IMAGE_TAG:-dev}
-export KAFKA_HOST=127.0.0.1 KAFKA_PORT=${KAFKA_PORT:-49092} KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-49093}
+export KAFKA_HOST=127.0.0.1 KAFKA_PORT=${KAFKA_PORT:-29592} KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-29593}
 export KAFKA_STATE_DIR=${KAFKA_STATE_DIR:-$LOCAL/image-test/kafka}
 PYTHON_BASE_IMAGE=${PYTHON_BASE_IMAGE:-localhost/ner-base-python:bookworm}
 DATABRICKS_STANDIN_IMAGE=${DATABRICKS_STANDIN_IMAGE:-localhost/ner-databricks-standin:bookworm}

@@ -26,8 +26,8 @@ LOST_BROKER = r"\[(Producer|AdminClient|Consumer) clientId=[^\]]*\] Connection t
 
 @pytest.fixture(scope="module")
 def bounce_broker() -> Iterator[Broker]:
-    """A broker of this module's own (ports 49294/49295): the shared one must never be bounced."""
-    broker = Broker(REPO / ".local" / "rel-bounce", port=49294, controller_port=49295)
+    """A broker of this module's own (ports 29294/29295): the shared one must never be bounced."""
+    broker = Broker(REPO / ".local" / "rel-bounce", port=29294, controller_port=29295)
     broker.reset()
     broker.start()
     try:

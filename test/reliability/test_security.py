@@ -21,7 +21,8 @@ from test.helpers.jobs import job_env
 from test.helpers.streams import Tail, keyed_records
 
 pytestmark = pytest.mark.reliability
-PORT = 49296  # PLAINTEXT (the script's readiness check, admin), +1 controller, +2 SASL_PLAINTEXT, +3 SASL_SSL
+# Below the ephemeral range (32768-60999).
+PORT = 29296  # PLAINTEXT (the script's readiness check, admin), +1 controller, +2 SASL_PLAINTEXT, +3 SASL_SSL
 
 
 @dataclass(frozen=True)

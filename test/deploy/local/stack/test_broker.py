@@ -15,7 +15,7 @@ from deploy.local.stack.procs import REPO
 from test.helpers.local_stack import stack_env
 
 pytestmark = pytest.mark.integration
-PORT = 39392
+PORT = 29392  # below the ephemeral range (32768-60999): a client socket cannot hold it
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def stack(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 @pytest.mark.monitoring
 def test_monitor_starts_the_broker_it_reads_and_down_stops_everything(tmp_path: Path):
     env = stack_env(
-        tmp_path, PORT, BURROW_PORT="38100", PUSHGATEWAY_PORT="39491", PROMETHEUS_PORT="39490", BURROW_TOPIC_REFRESH="1"
+        tmp_path, PORT, BURROW_PORT="28100", PUSHGATEWAY_PORT="29491", PROMETHEUS_PORT="29490", BURROW_TOPIC_REFRESH="1"
     )
     broker = Broker.from_env(env)
     try:

@@ -15,7 +15,7 @@ from deploy.local.stack.procs import REPO
 from test.helpers.local_stack import stack_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-PORT = 39692
+PORT = 29692  # below the ephemeral range (32768-60999): a client socket cannot hold it
 
 
 @pytest.mark.timeout(900)
