@@ -28,7 +28,7 @@ RUN=("${BUILDAH[@]}" run --isolation chroot -e SPARK_LOCAL_IP=127.0.0.1 -e SPARK
 image="localhost/$IMAGE_NAME:$IMAGE_TAG"
 run_id="imgtest-$(date +%s)-$$"
 containers=()
-built_images=()  # what a pass removes (unless KEEP_IMAGES=1); SKIP_BUILD=1 tests images built before: kept
+built_images=()  # what a run removes, pass or fail (unless KEEP_IMAGES=1); SKIP_BUILD=1 tests images built before: kept
 [[ -z ${SKIP_BUILD:-} ]] && built_images=("$image" "$image-test" "$image-databricks")
 broker_started=
 t0=$SECONDS
