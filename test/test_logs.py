@@ -13,6 +13,11 @@ ROOT = Path(__file__).resolve().parents[1]
 LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR) ([\w.]+): (.*)$")
 
 
+def run_python(script: str) -> subprocess.CompletedProcess[str]:
+    """The script run by a fresh interpreter (logging is configured once per process), its stderr captured."""
+    return subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+
 def logged(level: str) -> list[tuple[str, str, str]]:
     script = (
         "import logging, sys\n"
@@ -25,7 +30,7 @@ def logged(level: str) -> list[tuple[str, str, str]]:
         "    log = logging.getLogger(name)\n"
         "    log.debug('d'); log.info('i'); log.warning('w')\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    done = run_python(script)
     assert done.returncode == 0, done.stderr
     lines = done.stderr.splitlines()
     assert all(LINE.match(line) for line in lines), lines
@@ -51,13 +56,7 @@ def test_info_hides_debug():
 
 
 def test_an_unknown_level_fails():
-    done = subprocess.run(
-        [sys.executable, "-c", "from app.logs import configure; configure('loud')"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_python("from app.logs import configure; configure('loud')")
     assert done.returncode != 0 and "Unknown level: 'LOUD'" in done.stderr
 
 
@@ -75,7 +74,7 @@ def test_json_lines_carry_the_query_s_run_and_batch_once_known():
         "except ZeroDivisionError:\n"
         "    log.exception('failed')\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    done = run_python(script)
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stderr.splitlines()]
     assert [(x["level"], x["logger"], x["message"]) for x in lines] == [
