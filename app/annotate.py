@@ -65,8 +65,8 @@ def _resolve(parsed: Message | Rejection, config: InferenceConfig, detect: Detec
             f"detected {lang!r} with confidence {confidence:.2f}, under "
             f"LANG_MIN_CONFIDENCE {config.lang_min_confidence:g}",
         )
-    if lang not in dict(config.models):
-        langs = ",".join(sorted(dict(config.models)))
+    if lang not in config.langs:
+        langs = ",".join(sorted(config.langs))
         return Rejection(
             Reason.UNSUPPORTED_LANG, f"detected {lang!r} (confidence {confidence:.2f}); models for {langs}"
         )
@@ -164,14 +164,16 @@ def annotate_rows(
         chars = sum(len(t) for t in texts) or 1
         shares.update((i, seconds[lang] * len(t) / chars) for i, t in zip(indexes, texts, strict=True))
     now_ms = int(time.time() * 1000)
-    records = [
-        _safe_record(
-            row, now_ms, config, partial(_record, row, r, outcomes.get(i), _identity(r, identities), now_ms, config)
+    return [
+        _timed(
+            _safe_record(
+                row, now_ms, config, partial(_record, row, r, outcomes.get(i), _identity(r, identities), now_ms, config)
+            ),
+            row,
+            now_ms,
+            shares.get(i),
         )
         for i, (row, r) in enumerate(zip(rows, resolved, strict=True))
-    ]
-    return [
-        _timed(record, row, now_ms, shares.get(i)) for i, (record, row) in enumerate(zip(records, rows, strict=True))
     ], seconds
 
 

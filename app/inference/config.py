@@ -4,6 +4,7 @@ object). Built on the driver from the settings (app/spark/transform.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from app.contract import DEFAULT_RECORD_BYTES, Limits, RecordBudget
 from app.inference.isolation import Budget
@@ -18,8 +19,13 @@ class InferenceConfig:
     records: RecordBudget = RecordBudget(DEFAULT_RECORD_BYTES)
     lang_min_confidence: float = 0.8
     nlp_batch_max_chars: int = 60_000
-    vocab_warmup_chars: int = 0
+    vocab_warmup_chars: int = 0  # VOCAB_WARMUP_CHARS: text whose words each inference process keeps
     # TOKENIZER_RUN_LIMIT: the longest run without whitespace the tokenizer sees in one piece (app/inference/guard.py)
-    tokenizer_run_limit: int = 200  # VOCAB_WARMUP_CHARS: text whose words each inference process keeps
+    tokenizer_run_limit: int = 200
     # None: inference runs in the worker itself, without a budget (tests and the benches' inline variant).
     budget: Budget | None = None
+
+    @cached_property
+    def langs(self) -> frozenset[str]:
+        """The languages that have a model."""
+        return frozenset(lang for lang, _ in self.models)
