@@ -23,6 +23,7 @@ from app.contract import (
     Reason,
     Rejection,
     Row,
+    headers_bytes,
 )
 from app.inference.batching import clean, describe, infer_texts
 from app.inference.cache import ModelSource
@@ -30,7 +31,7 @@ from app.inference.config import InferenceConfig
 from app.inference.language import Detect, detect_language
 from app.inference.models import model_identity
 from app.messages import parse_message
-from app.records import dead_letter, result_value
+from app.records import dead_letter, passthrough_headers, result_key, result_value
 
 
 @dataclass(frozen=True)
@@ -89,8 +90,10 @@ def _label(resolved: Ready | Rejection) -> str:
 
 
 def _dead(row: Row, reason: Reason, detail: str, lang: str, now_ms: int, config: InferenceConfig) -> Annotated:
-    key, value = dead_letter(str(reason), clean(detail), row.key, row.value, row.source, now_ms, config.records)
-    return Annotated(False, key, value, str(reason), lang)
+    key, value, headers = dead_letter(
+        str(reason), clean(detail), row.key, row.value, row.headers, row.source, now_ms, config.records
+    )
+    return Annotated(False, key, value, str(reason), lang, headers=headers)
 
 
 def _record(
@@ -107,20 +110,22 @@ def _record(
     if isinstance(outcome, InferenceError) or outcome is None or model is None:
         error = outcome if isinstance(outcome, InferenceError) else InferenceError("no outcome")
         return _dead(row, error.reason, error.detail, lang, now_ms, config)
-    uuid = resolved.message.uuid
-    key = uuid.encode("utf-8")
-    value = result_value(uuid, lang, resolved.detection, outcome, model, row.source, now_ms)
-    if len(key) + len(value) > config.records.max_result_bytes:
+    message = resolved.message
+    key = result_key(config.result_key, message.uuid, row.key, row.source)
+    value = result_value(message.uuid, lang, resolved.detection, outcome, model, row.source, now_ms, message.fields)
+    headers = passthrough_headers(row.headers, config.passthrough_headers)
+    size = len(key or b"") + len(value) + headers_bytes(headers)
+    if size > config.records.max_result_bytes:
         return _dead(
             row,
             Reason.RESULT_TOO_LARGE,
-            f"{len(outcome)} entities make {len(key) + len(value)} bytes "
-            f"of key and JSON, over {config.records.max_result_bytes}",
+            f"{len(outcome)} entities make {size} bytes of key, JSON and headers, "
+            f"over {config.records.max_result_bytes}",
             lang,
             now_ms,
             config,
         )
-    return Annotated(True, key, value, None, lang, len(outcome))
+    return Annotated(True, key, value, None, lang, len(outcome), headers=headers)
 
 
 def _identity(resolved: Ready | Rejection, identities: Mapping[str, tuple[str, str]]) -> tuple[str, str] | None:

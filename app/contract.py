@@ -51,11 +51,16 @@ UNKNOWN_LANG = "unknown"  # the metrics' label for a message rejected before its
 OBSERVATION = "ner"  # the name of the Spark observation that carries the batch stats to the driver
 
 
+# A Kafka record's headers in order, as (name, value); a header's value may be null.
+Headers = tuple[tuple[str, bytes | None], ...]
+
+
 @dataclass(frozen=True)
 class Message:
     uuid: str
     text: str
     lang: str
+    fields: tuple[tuple[str, str], ...] = ()  # PASSTHROUGH_FIELDS found in the message, each as text
 
 
 @dataclass(frozen=True)
@@ -70,37 +75,41 @@ class Limits:
 
     max_text_length: int
     supported_langs: frozenset[str]
+    passthrough_fields: tuple[str, ...] = ()  # PASSTHROUGH_FIELDS: input fields copied into the result
 
 
 # Kafka's default record limit (the producer's max.request.size and a topic's max.message.bytes): the size the
 # job assumes when it has no broker to ask (batch mode); the stream reads the real limits at start.
 DEFAULT_RECORD_BYTES = 1024 * 1024
-# Room in a record for what is not key or payload: Kafka's record and batch headers (under 100 bytes), and for a
-# dead letter its reason, detail (at most 500 characters, up to 6 bytes each once JSON-escaped), timestamps and
-# source (a topic name is at most 249 characters).
+# Room in a record for what is not key, value or headers: Kafka's record and batch framing (under 100 bytes).
+RECORD_FRAMING_BYTES = 1024
+# Room a result leaves for what grows after it is sized, and the least a dead letter's context needs: its reason,
+# detail (at most 500 characters, at most 4 bytes each), times, version and source (a topic name is at most 249
+# characters), as headers.
 RECORD_OVERHEAD_BYTES = 8 * 1024
+# What Kafka spends on each header beside its name and value (varint lengths), counted when sizing a record.
+HEADER_FRAMING_BYTES = 10
+
+
+def headers_bytes(headers: Headers) -> int:
+    return sum(len(name.encode("utf-8")) + len(value or b"") + HEADER_FRAMING_BYTES for name, value in headers)
 
 
 @dataclass(frozen=True)
 class RecordBudget:
-    """How large a record may be, and how much of one input message a dead letter keeps so that it fits."""
+    """How large a record the sink may write (the smallest of the producer's and the output topics' limits)."""
 
     record_bytes: int
 
     @property
     def max_result_bytes(self) -> int:
-        """Key and value of a result together."""
+        """Key, value and headers of a result together."""
         return self.record_bytes - RECORD_OVERHEAD_BYTES
 
     @property
-    def key_bytes(self) -> int:
-        return self.record_bytes // 16
-
-    @property
-    def value_bytes(self) -> int:
-        # base64 turns 3 bytes into 4: keep a multiple of 3 so the kept prefix decodes on its own.
-        # Never negative: a slice with a negative end would keep almost all of a large value, not none of it.
-        return max(0, (self.record_bytes - RECORD_OVERHEAD_BYTES - self.key_bytes) * 3 // 4 // 3 * 3)
+    def max_dead_letter_bytes(self) -> int:
+        """Key, value and headers (the original's and the context) of a dead letter together."""
+        return self.record_bytes - RECORD_FRAMING_BYTES
 
 
 # Kafka's record timestamps are any signed 64-bit milliseconds (a producer sets CreateTime); what the records carry
@@ -137,6 +146,7 @@ class Row:
     source: Source
     poison: str | None = None
     rejected: Rejection | None = None
+    headers: Headers = ()
 
 
 @dataclass(frozen=True)
@@ -165,13 +175,14 @@ class Annotated:
 
     ok: bool
     key: bytes | None
-    value: bytes
+    value: bytes | None  # a dead letter's is the original value, which may be null
     reason: str | None
     lang: str  # the metrics' label: a configured language, OTHER_LANG or UNKNOWN_LANG
     entities: int = 0
     received_ms: int | None = None  # its Kafka timestamp, when usable
     latency_seconds: float | None = None  # its Kafka timestamp to the record built (None: no usable timestamp)
     inference_seconds: float | None = None  # its share of spaCy's time (by characters), if it was inferred
+    headers: Headers = ()
 
 
 # Bucket bounds (seconds) of the per-message histograms, shared by the worker that counts and the driver that

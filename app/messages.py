@@ -37,6 +37,18 @@ def _no_constant(name: str) -> object:
     raise _NotStrictJson(f"{name} is not a JSON number")
 
 
+def _passthrough(obj: dict, names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """The named fields the message has, each as text: a string as it is, any other JSON value as its JSON."""
+    found = []
+    for name in names:
+        if name in obj:
+            value = obj[name]
+            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            # A lone surrogate ("\\ud800" in the JSON) cannot be written as UTF-8: keep it as its escape.
+            found.append((name, text.encode("utf-8", "backslashreplace").decode("utf-8")))
+    return tuple(found)
+
+
 def parse_message(value: bytes | None, limits: Limits) -> Message | Rejection:
     """Turn a Kafka value into a Message, or say precisely why it cannot be one."""
     if value is None:
@@ -67,12 +79,13 @@ def parse_message(value: bytes | None, limits: Limits) -> Message | Rejection:
         return Rejection(
             Reason.TEXT_TOO_LONG, f"text has {len(text)} characters, the limit is {limits.max_text_length}"
         )
+    fields = _passthrough(obj, limits.passthrough_fields)
     if obj.get("lang") is None or obj.get("lang") == AUTO:
-        return Message(uuid=uuid, text=text, lang=AUTO)  # the service detects it
+        return Message(uuid=uuid, text=text, lang=AUTO, fields=fields)  # the service detects it
     lang = _required_string(obj, "lang", Reason.INVALID_LANG, Reason.INVALID_LANG)
     if isinstance(lang, Rejection):
         return lang
     if lang not in limits.supported_langs:
         supported = ",".join(sorted(limits.supported_langs))
         return Rejection(Reason.UNSUPPORTED_LANG, f"lang {lang[:50]!r} is not supported (supported: {supported})")
-    return Message(uuid=uuid, text=text, lang=lang)
+    return Message(uuid=uuid, text=text, lang=lang, fields=fields)

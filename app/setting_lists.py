@@ -1,9 +1,11 @@
-"""The settings that are lists of `key=value` items, parsed and checked: SPACY_MODELS and KAFKA_EXTRA_OPTIONS.
+"""The settings that are lists of `key=value` items, parsed and checked: SPACY_MODELS and KAFKA_EXTRA_OPTIONS;
+and the one setting that is a point in time, STARTING_TIMESTAMP.
 
 app/settings.py validates them at start with these functions; the transform and the Kafka options read them here.
 """
 
 import re
+from datetime import datetime
 
 # KAFKA_EXTRA_OPTIONS: Kafka client configs Spark gets as `kafka.<name>`; a `producer.` or `consumer.` prefix
 # (Kafka Streams' convention) sends one to the sink or the source only.
@@ -88,3 +90,18 @@ def parse_kafka_options(items: tuple[str, ...]) -> dict[str, str]:
             if not (value.isdigit() and low <= int(value) <= high):
                 raise ValueError(f"{name}={value}: {why}")
     return options
+
+
+def parse_timestamp_ms(text: str) -> int:
+    """A point in time as milliseconds since the epoch: epoch milliseconds, or ISO 8601 with a zone
+    (2026-12-05T09:00:00Z, 2026-12-05T09:00:00+01:00); ValueError says why not."""
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text[:40]!r} is neither epoch milliseconds nor an ISO 8601 time") from None
+    if when.tzinfo is None:
+        raise ValueError(f"{text[:40]!r} has no time zone: add Z or an offset like +01:00")
+    return int(when.timestamp() * 1000)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.setting_lists import parse_kafka_options, parse_models
+from app.setting_lists import parse_kafka_options, parse_models, parse_timestamp_ms
 from app.settings_fields import (
     MASK,
     SettingsError,
@@ -37,6 +37,8 @@ SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 _DURATION = re.compile(r"^\d+(\.\d+)?\s*(milliseconds?|seconds?|minutes?|ms|s|m)$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_TOPIC = re.compile(r"[a-zA-Z0-9._-]{1,249}")
+RESULT_KEYS = ("source", "uuid", "input-key")
 # Upper bound of every duration setting: Event.wait() overflows on larger ones, and none is sane beyond a day.
 MAX_SECONDS = 86_400.0
 _DURATION_RANGE = (0.0, MAX_SECONDS, True)
@@ -68,10 +70,33 @@ class KafkaSettings:
     """Where the job reads and writes, how it authenticates, and where it commits offsets for lag tooling."""
 
     bootstrap_servers: str = setting("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092", doc="host:port,...")
-    input_topic: str = setting("INPUT_TOPIC", "input", doc="topic the job reads")
-    result_topic: str = setting("RESULT_TOPIC", "result", doc="topic for results, keyed by uuid")
-    dead_letter_topic: str = setting("DEAD_LETTER_TOPIC", "dead-letter", doc="topic for rejected input")
-    starting_offsets: str = setting("STARTING_OFFSETS", "earliest", doc="earliest, latest or a JSON offsets map")
+    input_topic: str = setting("INPUT_TOPIC", "input", doc="topic the job reads, or a comma list of topics")
+    input_topic_pattern: str = setting(
+        "INPUT_TOPIC_PATTERN", "", doc="a regex of topics to read instead of INPUT_TOPIC (new matches join)"
+    )
+    result_topic: str = setting("RESULT_TOPIC", "result", doc="topic for results, keyed by RESULT_KEY")
+    dead_letter_topic: str = setting(
+        "DEAD_LETTER_TOPIC", "dead-letter", doc="topic for rejected input: the original record + __ner.errors.* headers"
+    )
+    starting_offsets: str = setting(
+        "STARTING_OFFSETS", "earliest", doc="first start only: earliest, latest or a JSON offsets map"
+    )
+    starting_timestamp: str = setting(
+        "STARTING_TIMESTAMP",
+        "",
+        doc="first start only: read from this time (ISO 8601 with zone, or epoch ms) instead of STARTING_OFFSETS",
+    )
+    result_key: str = setting(
+        "RESULT_KEY",
+        "source",
+        doc="the result's key: source (topic/partition/offset, unique), uuid (as producers set it), or input-key",
+    )
+    passthrough_headers: tuple[str, ...] = setting(
+        "PASSTHROUGH_HEADERS", ("*",), doc="input headers copied to the result: * (all), a comma list, '' = none"
+    )
+    passthrough_fields: tuple[str, ...] = setting(
+        "PASSTHROUGH_FIELDS", (), doc="input JSON fields copied into the result's passthrough (comma list)"
+    )
     max_offsets_per_trigger: int = setting("MAX_OFFSETS_PER_TRIGGER", 20000, doc="0 = unlimited")
     min_partitions: int = setting("MIN_PARTITIONS", 0, doc="Spark tasks per batch at least; 0 = all cores")
     fetch_max_wait_ms: int = setting(
@@ -102,10 +127,20 @@ class KafkaSettings:
         for server in self.bootstrap_servers.split(","):
             if not re.fullmatch(r"\[?[\w.\-:]+\]?:\d{1,5}", server.strip()):
                 fail(self, "bootstrap_servers", f"{server!r} is not host:port")
-        if len({self.input_topic, self.result_topic, self.dead_letter_topic}) < 3:
-            fail(self, "dead_letter_topic", "input, result and dead-letter topics must all differ")
+        self._check_topics()
         if self.starting_offsets not in ("earliest", "latest") and not self.starting_offsets.lstrip().startswith("{"):
             fail(self, "starting_offsets", "must be earliest, latest or a JSON object of offsets")
+        if self.starting_timestamp:
+            try:
+                self.starting_timestamp_ms  # noqa: B018 - parsed here to fail at start
+            except ValueError as exc:
+                fail(self, "starting_timestamp", str(exc))
+        _check_choice(self, "result_key", RESULT_KEYS)
+        for name in ("passthrough_headers", "passthrough_fields"):
+            if len(set(getattr(self, name))) != len(getattr(self, name)):
+                fail(self, name, "names a header or field twice")
+        if "*" in self.passthrough_headers and len(self.passthrough_headers) > 1:
+            fail(self, "passthrough_headers", "* (all) stands alone")
         _check_ranges(
             self,
             {
@@ -121,6 +156,43 @@ class KafkaSettings:
         except ValueError as exc:  # not fail(): the message names the bad item without echoing every value
             msg = f"setting KAFKA_EXTRA_OPTIONS: {exc}"
             raise SettingsError(msg) from None
+
+    @property
+    def input_topics(self) -> tuple[str, ...]:
+        """The topics of INPUT_TOPIC (empty when INPUT_TOPIC_PATTERN is set: the broker says which match)."""
+        if self.input_topic_pattern:
+            return ()
+        return tuple(t.strip() for t in self.input_topic.split(",") if t.strip())
+
+    @property
+    def input_description(self) -> str:
+        return f"pattern {self.input_topic_pattern!r}" if self.input_topic_pattern else ",".join(self.input_topics)
+
+    @property
+    def starting_timestamp_ms(self) -> int | None:
+        """STARTING_TIMESTAMP in milliseconds since the epoch; None when unset; ValueError when unreadable."""
+        return parse_timestamp_ms(self.starting_timestamp) if self.starting_timestamp else None
+
+    def _check_topics(self) -> None:
+        outputs = (self.result_topic, self.dead_letter_topic)
+        if self.result_topic == self.dead_letter_topic:
+            fail(self, "dead_letter_topic", "input, result and dead-letter topics must all differ")
+        named = [("input_topic", t) for t in self.input_topics]
+        for name, topic in [*named, ("result_topic", self.result_topic), ("dead_letter_topic", self.dead_letter_topic)]:
+            if not _TOPIC.fullmatch(topic):
+                fail(self, name, f"{topic[:60]!r} is not a Kafka topic name ([a-zA-Z0-9._-], 1-249 characters)")
+        if len(set(self.input_topics)) != len(self.input_topics):
+            fail(self, "input_topic", "names a topic twice")
+        if set(self.input_topics) & set(outputs):
+            fail(self, "dead_letter_topic", "input, result and dead-letter topics must all differ")
+        if self.input_topic_pattern:
+            try:
+                pattern = re.compile(self.input_topic_pattern)
+            except re.error as exc:
+                fail(self, "input_topic_pattern", f"is not a regular expression: {exc}")
+            # The job would read its own output, one more record per record, forever.
+            if read_back := [t for t in outputs if pattern.fullmatch(t)]:
+                fail(self, "input_topic_pattern", f"matches the output topic {read_back[0]!r}")
 
     def _check_security(self) -> None:
         _check_choice(self, "security_protocol", SECURITY_PROTOCOLS)

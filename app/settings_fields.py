@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import MISSING, Field, field, fields
 from functools import cache
-from typing import Any, TypeVar, cast, get_origin, get_type_hints
+from typing import Any, NoReturn, TypeVar, cast, get_origin, get_type_hints
 
 T = TypeVar("T")
 MASK = "***"
@@ -71,7 +71,7 @@ def masked_repr(settings: object) -> str:
     return f"{type(settings).__name__}({', '.join(f'{k}={v!r}' for k, v in describe(settings).items())})"
 
 
-def fail(settings: object, name: str, why: str) -> None:
+def fail(settings: object, name: str, why: str) -> NoReturn:
     """Refuse the value of field `name`, naming its environment variable and never echoing a secret."""
     f = next(f for f in fields(cast(Any, settings)) if f.name == name)
     raise SettingsError(f"setting {f.metadata['env']}={shown(f, getattr(settings, name))!r}: {why}")

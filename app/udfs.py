@@ -14,14 +14,25 @@ import pyarrow as pa
 from pyspark.sql.pandas.types import to_arrow_schema
 
 from app.annotate import annotate_rows, batch_stats
-from app.contract import Annotated, BatchStats, Reason, Rejection, Row, Source, clamp_timestamp_ms, timestamp_in_range
+from app.contract import (
+    Annotated,
+    BatchStats,
+    Headers,
+    Reason,
+    Rejection,
+    Row,
+    Source,
+    clamp_timestamp_ms,
+    timestamp_in_range,
+)
 from app.inference.batching import describe
 from app.inference.cache import worker_models
 from app.inference.config import InferenceConfig
 from app.schemas import ANNOTATED_SCHEMA
 
 ARROW_SCHEMA = to_arrow_schema(ANNOTATED_SCHEMA)
-COLUMNS = ("key", "value", "topic", "partition", "offset", "timestamp", "poison")
+COLUMNS = ("key", "value", "topic", "partition", "offset", "timestamp", "poison", "headers")
+HEADERS_TYPE = ARROW_SCHEMA.field("headers").type
 
 
 def _column(batch: pa.RecordBatch, name: str) -> pa.Array:
@@ -58,6 +69,21 @@ def _source(topic: Any, partition: Any, offset: Any, micros: Any) -> Source:
     )
 
 
+def _headers(raw: Any) -> Headers:
+    """Spark's headers column ([{key, value}, ...] or null) as (name, value) pairs; a name that is not text,
+    or would not encode as UTF-8, is kept as its escaped text (the record goes on, with what it carried)."""
+    if not isinstance(raw, list):
+        return ()
+    pairs = []
+    for header in raw:
+        if not isinstance(header, dict):
+            continue
+        name, value = header.get("key"), header.get("value")
+        name = name.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(name, str) else ""
+        pairs.append((name, value if isinstance(value, bytes) else None))
+    return tuple(pairs)
+
+
 def _rejected(error: str | None, micros: Any) -> Rejection | None:
     if error is not None:
         return Rejection(Reason.INTERNAL_ERROR, f"reading the row raised {error}")
@@ -69,7 +95,7 @@ def _rejected(error: str | None, micros: Any) -> Rejection | None:
 
 
 def rows_of(batch: pa.RecordBatch) -> list[Row]:
-    """The rows of one Arrow batch of (key, value, topic, partition, offset, timestamp, poison)."""
+    """The rows of one Arrow batch of (key, value, topic, partition, offset, timestamp, poison, headers)."""
     errors: list[str | None] = [None] * batch.num_rows
     columns = {}
     for name in COLUMNS:
@@ -79,8 +105,8 @@ def rows_of(batch: pa.RecordBatch) -> list[Row]:
             columns[name] = [None] * batch.num_rows
             errors = [e or f"column {name}: {describe(exc)}" for e in errors]
     return [
-        Row(k, v, _source(t, p, o, ts), q, _rejected(e, ts))
-        for k, v, t, p, o, ts, q, e in zip(*(columns[name] for name in COLUMNS), errors, strict=True)
+        Row(k, v, _source(t, p, o, ts), q, _rejected(e, ts), _headers(h))
+        for k, v, t, p, o, ts, q, h, e in zip(*(columns[name] for name in COLUMNS), errors, strict=True)
     ]
 
 
@@ -90,6 +116,7 @@ def to_batch(records: list[Annotated], stats: BatchStats) -> pa.RecordBatch:
             pa.array([r.ok for r in records], pa.bool_()),
             pa.array([r.key for r in records], pa.binary()),
             pa.array([r.value for r in records], pa.binary()),
+            pa.array([[{"key": k, "value": v} for k, v in r.headers] for r in records], HEADERS_TYPE),
             pa.array([r.reason for r in records], pa.string()),
             pa.array([stats.to_json()] + [None] * (len(records) - 1) if records else [], pa.string()),
         ],

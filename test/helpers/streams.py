@@ -3,7 +3,6 @@ the output topics once or as they grow."""
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from collections.abc import Callable
@@ -14,6 +13,7 @@ from app.contract import DEFAULT_RECORD_BYTES, RecordBudget
 from app.settings import Settings
 from app.spark.pipeline import build_query
 from deploy.local.stack.clients import consume_all, consumer_at
+from test.helpers.annotating import context
 
 LONG = "Paris " * 20_000  # 120,000 characters: over the default MAX_TEXT_LENGTH of 100,000
 BAD = [  # (key, value, expected reason)
@@ -60,17 +60,28 @@ def run_to_end(spark, settings: Settings, min_partitions: int = 2, timeout: floa
     return query
 
 
+def parsed(record) -> dict:
+    """An output record as {"key", "value", "headers", "original"}: a result's value is its parsed JSON; a dead
+    letter's (a record with context headers) is its context, with `source` as a result has it, and `original` its
+    value as written (the input's bytes)."""
+    headers = list(record.headers or [])
+    letter = context(headers)
+    if "reason" not in letter:
+        return {"key": record.key, "value": json.loads(record.value), "headers": headers, "original": None}
+    source = {"topic": letter["topic"], "partition": int(letter["partition"]), "offset": int(letter["offset"])}
+    return {"key": record.key, "value": {**letter, "source": source}, "headers": headers, "original": record.value}
+
+
 def outputs(bootstrap: str, topic: str, expected: int | None = None, timeout: float = 60.0) -> list[dict]:
-    """Every record of an output topic as {"key", "value" (parsed JSON), "partition", "offset"}."""
+    """Every record of an output topic as parsed() gives it, with its "partition" and "offset"."""
     return [
-        {"key": r.key, "value": json.loads(r.value), "partition": r.partition, "offset": r.offset}
+        {**parsed(r), "partition": r.partition, "offset": r.offset}
         for r in consume_all(bootstrap, topic, expected_count=expected, timeout=timeout)
     ]
 
 
 def original_value(dead_letter: dict) -> bytes | None:
-    encoded = dead_letter["value"].get("value_base64")
-    return None if encoded is None else base64.b64decode(encoded)
+    return dead_letter["original"]
 
 
 def keyed_records(corpus: list[dict], n: int, max_chars: int = 400, prefix: str = "rel") -> list[tuple[bytes, bytes]]:
@@ -101,7 +112,7 @@ class Tail:
         while time.monotonic() < deadline:
             for tp, records in self._consumer.poll(timeout_ms=200, max_records=20000).items():
                 target = self.results if tp.topic == self.result_topic else self.dead_letters
-                target.extend({"key": r.key, "value": json.loads(r.value)} for r in records)
+                target.extend(parsed(r) for r in records)
         return len(self.results) + len(self.dead_letters)
 
     def uuids(self) -> list[str]:

@@ -3,7 +3,6 @@ reason, the job stays up, and the Python workers' memory stays bounded."""
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 
@@ -11,7 +10,6 @@ import pytest
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 
-from app.contract import RecordBudget
 from deploy.local.stack.procs import rss_bytes
 from test.helpers.jobs import job_env
 from test.helpers.streams import Tail
@@ -73,7 +71,7 @@ CASES.append(
     (b"huge-int", b'{"uuid": "i", "text": "Rome", "lang": "en", "n": ' + b"9" * 5000 + b"}", [], "invalid_json")
 )
 CASES.append((b"deep-nesting", b'{"a": ' * 50_000 + b"1" + b"}" * 50_000, [], "invalid_json"))
-# A key of 900 KB: its dead letter must still fit in one record (the key is cut, its full size recorded).
+# A key of 900 KB: its dead letter keeps it whole (it fits one record with the context).
 CASES.append((b"K" * 900_000, b"{oops", [], "invalid_json"))
 # A uuid of 600 KB is a valid string: the result would carry it twice (key and value), over one record.
 CASES.append((b"huge-uuid", doc("u" * 600_000, "Paris"), [], "result_too_large"))
@@ -93,12 +91,14 @@ def make_topics(bootstrap: str) -> tuple[str, str, str]:
     topics = (f"hostile-in-{suffix}", f"hostile-result-{suffix}", f"hostile-dead-{suffix}")
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
-        # The input topic takes a 2 MB message; the output topics keep the broker's default limit (1 MB).
+        # The input topic takes a 2 MB message, and so must the dead-letter topic (the service refuses to start
+        # otherwise); the result topic and the sink's producer keep Kafka's default limit (1 MB).
+        large = {"max.message.bytes": str(4 * 1024 * 1024)}
         admin.create_topics(
             [
-                NewTopic(topics[0], 2, 1, topic_configs={"max.message.bytes": str(4 * 1024 * 1024)}),
+                NewTopic(topics[0], 2, 1, topic_configs=large),
                 NewTopic(topics[1], 1, 1),
-                NewTopic(topics[2], 1, 1),
+                NewTopic(topics[2], 1, 1, topic_configs=large),
             ]
         )
     finally:
@@ -138,8 +138,7 @@ def test_hostile_input_is_routed_and_the_job_stays_up(kafka_bootstrap, jobs, tmp
     assert job.terminate() == 0, job.log()
 
     results = {r["value"]["uuid"]: r["value"] for r in tail.results}
-    dead = {d["key"]: d["value"] for d in tail.dead_letters}
-    records = RecordBudget(1024 * 1024)  # the producer's default max.request.size: the smallest limit here
+    dead = {d["key"]: d for d in tail.dead_letters}
     outputs = [(r["value"]["source"], r["value"]) for r in tail.results + tail.dead_letters]
     assert sorted((o["partition"], o["offset"]) for o, _ in outputs) == sorted(sent)  # each input exactly once
     for source, out in outputs:
@@ -151,10 +150,17 @@ def test_hostile_input_is_routed_and_the_job_stays_up(kafka_bootstrap, jobs, tmp
             for e in out["entities"]:
                 assert text[e["start_char"] : e["end_char"]] == e["text"], (key, e)  # offsets survive Arrow/JSON
     assert len(results["many"]["entities"]) >= 10_000
-    big = dead[b"2mb-text"]  # the dead letter keeps what fits of the value and says how big it was
-    assert big["value_bytes"] > 2_000_000 and len(base64.b64decode(big["value_base64"])) == records.value_bytes
-    long_key = dead[b"K" * records.key_bytes]  # the key is cut to its share, its full size recorded
-    assert long_key["key_bytes"] == 900_000 and base64.b64decode(long_key["value_base64"]) == b"{oops"
+    # Every dead letter is its original record, byte for byte, but the one larger than the sink's producer takes
+    # (max.request.size 1 MiB): its value is left out and it says so (the original stays at its source offset).
+    for letter in tail.dead_letters:
+        key, value, headers, _ = sent[(letter["value"]["source"]["partition"], letter["value"]["source"]["offset"])]
+        dropped = letter["value"].get("dropped")
+        assert (letter["key"], letter["original"], dropped) == (key, None if dropped else value, dropped)
+    assert dead[b"2mb-text"]["value"]["dropped"] == "value"
+    assert dead[b"K" * 900_000]["original"] == b"{oops"  # a 900 KB key kept whole
+    # A result carries its input's headers.
+    with_headers = next(c for c in CASES if c[0] == b"headers")
+    assert next(r for r in tail.results if r["value"]["uuid"] == "headers")["headers"] == with_headers[2]
     peak = max(peak_rss.values())
     print(
         f"\nRELIABILITY hostile-input: messages={len(CASES) + 1} routed=100% "

