@@ -1,5 +1,7 @@
 """Settings: defaults, per-environment files, env overrides, fail-fast validation, masked secrets."""
 
+import re
+
 import pytest
 
 from app.settings import Settings, SettingsError
@@ -204,3 +206,33 @@ def test_on_databricks_the_jaas_prefix_defaults_to_the_shaded_client():
 def test_every_number_has_a_sane_range(env, value):
     with pytest.raises(SettingsError, match=env):
         Settings.load({env: value})
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"INPUT_TOPIC": "a,a"}, "INPUT_TOPIC='a,a': names a topic twice"),
+        ({"INPUT_TOPIC": "a,result"}, "input, result and dead-letter topics must all differ"),
+        ({"INPUT_TOPIC": "a b"}, "is not a Kafka topic name"),
+        ({"INPUT_TOPIC_PATTERN": "ner-.*|result"}, "matches the output topic 'result'"),
+        ({"INPUT_TOPIC_PATTERN": "ner-("}, "is not a regular expression"),
+        ({"STARTING_TIMESTAMP": "2026-12-05T09:00:00"}, "has no time zone"),
+        ({"STARTING_TIMESTAMP": "yesterday"}, "neither epoch milliseconds nor an ISO 8601 time"),
+        ({"RESULT_KEY": "offset"}, "RESULT_KEY='offset': must be one of source, uuid, input-key"),
+        ({"PASSTHROUGH_HEADERS": "*,trace"}, "* (all) stands alone"),
+        ({"PASSTHROUGH_FIELDS": "tenant,tenant"}, "names a header or field twice"),
+    ],
+)
+def test_kafka_native_settings_fail_fast_naming_the_setting(env, message):
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        Settings.load(env)
+
+
+def test_kafka_native_settings_parse():
+    s = Settings.load(
+        {"INPUT_TOPIC": "a, b", "STARTING_TIMESTAMP": "2026-12-05T09:00:00+01:00", "PASSTHROUGH_HEADERS": ""}
+    ).kafka
+    assert s.input_topics == ("a", "b") and s.starting_timestamp_ms == 1_796_457_600_000
+    assert s.passthrough_headers == () and s.result_key == "source"
+    assert Settings.load({"INPUT_TOPIC_PATTERN": "ner-.*"}).kafka.input_topics == ()
+    assert Settings.load({"STARTING_TIMESTAMP": "1796457600000"}).kafka.starting_timestamp_ms == 1_796_457_600_000

@@ -76,15 +76,45 @@ def test_a_record_limit_too_small_for_a_dead_letter_refuses_the_start(kafka_boot
     """Under 16 KiB, a dead letter's context would not fit (its kept value went negative and kept ~all of it)."""
     from deploy.local.stack.clients import create_topics
 
-    dead = f"dead-small-{time.monotonic_ns()}"
-    create_topics(kafka_bootstrap, [dead], configs={"max.message.bytes": "8000"})
+    dead, small_input = f"dead-small-{time.monotonic_ns()}", f"in-small-{time.monotonic_ns()}"
+    create_topics(kafka_bootstrap, [dead, small_input], configs={"max.message.bytes": "8000"})
     s = Settings.load(
         {
             "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-            "INPUT_TOPIC": kafka_topics("in"),
+            "INPUT_TOPIC": small_input,
             "RESULT_TOPIC": kafka_topics("out"),
             "DEAD_LETTER_TOPIC": dead,
         }
     )
     with pytest.raises(PreflightError, match=f"max.message.bytes of {dead} = 8000 bytes, under the 16384"):
         max_record_bytes(s)
+
+
+def test_a_dead_letter_topic_smaller_than_an_input_topic_refuses_the_start(kafka_bootstrap, kafka_topics):
+    """A dead letter is the whole original record: the dead-letter topic must take what every input topic takes."""
+    from deploy.local.stack.clients import create_topics
+
+    large = f"in-large-{time.monotonic_ns()}"
+    create_topics(kafka_bootstrap, [large], configs={"max.message.bytes": str(4 * 2**20)})
+    env = {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "RESULT_TOPIC": kafka_topics("out")}
+    dead = kafka_topics("dead")
+    s = Settings.load({**env, "INPUT_TOPIC": f"{kafka_topics('in')},{large}", "DEAD_LETTER_TOPIC": dead})
+    with pytest.raises(PreflightError, match=f"DEAD_LETTER_TOPIC={dead} .* input topic\\(s\\) {large} \\(4194304\\)"):
+        max_record_bytes(s)
+    create_topics(
+        kafka_bootstrap, [bigger := f"dead-large-{time.monotonic_ns()}"], configs={"max.message.bytes": str(4 * 2**20)}
+    )
+    assert max_record_bytes(Settings.load({**env, "INPUT_TOPIC": large, "DEAD_LETTER_TOPIC": bigger})) == 2**20
+
+
+def test_every_input_topic_must_exist_and_a_pattern_may_match_none_yet(caplog):
+    class Listing(FakeAdmin):
+        topics = ["a", "out", "dead", "ner-x", "ner-y", "__consumer_offsets"]
+
+    with pytest.raises(PreflightError, match="INPUT_TOPIC=b"):
+        check_kafka(settings(INPUT_TOPIC="a,b", DEAD_LETTER_TOPIC="dead"), admin=Listing)
+    caplog.set_level(logging.INFO)
+    check_kafka(settings(INPUT_TOPIC_PATTERN="ner-.*", DEAD_LETTER_TOPIC="dead"), admin=Listing)
+    assert "ner-x, ner-y" in caplog.text
+    check_kafka(settings(INPUT_TOPIC_PATTERN="none-.*", DEAD_LETTER_TOPIC="dead"), admin=Listing)
+    assert "matches no topic yet" in caplog.text

@@ -28,7 +28,7 @@ def doc(uid: str, **extra) -> bytes:
 
 def test_headers_and_passthrough_fields_reach_the_result(spark, kafka_bootstrap, kafka_topics, tmp_path):
     topics = (kafka_topics("input"), kafka_topics("result"), kafka_topics("dead"))
-    headers = [("trace-id", b"t-123"), ("tenant", b"acme"), ("empty", None)]
+    headers = [("trace-id", b"t-123"), ("tenant", b"acme"), ("empty", b"")]
     send(
         kafka_bootstrap,
         topics[0],
