@@ -1,8 +1,9 @@
 """Entry point: wire settings, Spark, the streaming query and the side workers; no logic lives here.
 
 `python -m app.run` or `spark-submit app/run.py` streams; `--mode batch --input PATH --output DIR` annotates files
-with the same transform (app/spark/batch.py). Exit code 0 on a clean stop, 1 if the query or batch failed, 2 on bad
-settings or arguments.
+with the same transform (app/spark/batch.py); `--mode backfill --since TIME [--until TIME]` runs it over a Kafka time
+range into the output topics (app/spark/backfill.py). Exit code 0 on a clean stop, 1 if the query or batch failed,
+2 on bad settings or arguments.
 """
 
 import argparse
@@ -24,11 +25,11 @@ from app.inference.models import missing
 from app.inference.proof import unproven
 from app.kafka.options import kafka_python_config
 from app.kafka.preflight import PreflightError, kafka_ready, max_record_bytes
-from app.setting_lists import parse_models
+from app.setting_lists import parse_models, parse_timestamp_ms
 from app.settings import Settings, SettingsError
 from app.settings_fields import walk
 from app.shutdown import StopSignal
-from app.spark import batch
+from app.spark import backfill, batch
 from app.spark.pipeline import build_query
 from app.spark.session import session
 from app.spark.supervisor import supervise
@@ -52,12 +53,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         epilog="settings [env: VAR] (file app/config/<APP_ENV>.toml, overridden by the environment):\n"
         + "\n".join(lines),
     )
-    parser.add_argument("--mode", choices=("stream", "batch"), default="stream", help="default: stream")
+    parser.add_argument("--mode", choices=("stream", "batch", "backfill"), default="stream", help="default: stream")
     parser.add_argument("--input", help="batch: JSON Lines or Parquet file(s), local or s3a://")
     parser.add_argument("--output", help="batch: directory for result/ and dead-letter/")
     parser.add_argument("--input-format", choices=("json", "jsonl", "parquet"), help="batch: default from --input")
     parser.add_argument("--output-format", choices=("json", "parquet"), help="batch: default the input's format")
+    parser.add_argument("--since", help="backfill: from this time (ISO 8601 with zone, or epoch ms)")
+    parser.add_argument("--until", help="backfill: up to this time, exclusive (default: the topics' end)")
     args = parser.parse_args(argv)
+    if args.mode == "backfill":
+        if not args.since:
+            parser.error("--mode backfill needs --since")
+        try:
+            args.since_ms = parse_timestamp_ms(args.since)
+            args.until_ms = parse_timestamp_ms(args.until) if args.until else None
+        except ValueError as exc:
+            parser.error(f"--since/--until: {exc}")
+        if args.until_ms is not None and args.until_ms <= args.since_ms:
+            parser.error("--until must be after --since")
     if args.mode == "batch":
         if not (args.input and args.output):
             parser.error("--mode batch needs --input and --output")
@@ -89,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     log.info("effective settings: %s", settings.describe())
     if args.mode == "batch":
         return batch.main(settings, args.input, args.output, args.input_format, args.output_format)
+    if args.mode == "backfill":
+        return backfill.main(settings, args.since_ms, args.until_ms)
     return stream(settings)
 
 

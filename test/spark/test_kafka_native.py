@@ -8,7 +8,10 @@ import uuid
 from kafka import KafkaProducer
 
 from app.kafka.replay import main as replay_main
+from app.spark.backfill import run_backfill
 from app.spark.pipeline import build_query
+from deploy.local.stack.clients import committed, wait_committed
+from test.helpers.jobs import Job, job_env
 from test.helpers.streams import RECORDS, outputs, run_to_end, stream_settings
 
 
@@ -149,3 +152,49 @@ def test_a_replayed_dead_letter_gives_the_same_result_as_the_original(spark, kaf
     assert {k: replayed["value"][k] for k in same} == {k: direct["value"][k] for k in same}
     assert replayed["headers"] == [*headers, ("__ner.replay.count", b"1")] and direct["headers"] == headers
     assert replayed["value"]["source"]["offset"] == 1  # re-produced after the original
+
+
+def test_the_job_commits_its_consumer_group_on_every_input_topic(kafka_bootstrap, kafka_topics, tmp_path):
+    """Burrow reads lag from the group's commits: with two input topics, both are committed to their end."""
+    first, second = kafka_topics("input-a", 2), kafka_topics("input-b")
+    out = (kafka_topics("result"), kafka_topics("dead"))
+    send(kafka_bootstrap, first, [(None, doc(f"a-{i}"), [], None) for i in range(4)])
+    send(kafka_bootstrap, second, [(None, doc("b-0"), [], None)])
+    env = job_env(
+        kafka_bootstrap,
+        (f"{first},{second}", *out),
+        tmp_path / "ckpt",
+        TRIGGER_INTERVAL="available-now",
+        KAFKA_CONSUMER_GROUP=f"g-{first}",
+    )
+    job = Job(env, tmp_path / "job.log")
+    try:
+        assert job.proc.wait(timeout=600) == 0, job.log()
+    finally:
+        job.cleanup()
+    group = env["KAFKA_CONSUMER_GROUP"]
+    assert all(wait_committed(kafka_bootstrap, group, topic, timeout=30) for topic in (first, second))
+    assert {topic for topic, _ in committed(kafka_bootstrap, group)} == {first, second}
+    assert len(outputs(kafka_bootstrap, out[0], expected=5)) == 5
+
+
+def test_a_backfill_annotates_exactly_the_records_of_its_time_range(spark, kafka_bootstrap, kafka_topics, tmp_path):
+    topics = (kafka_topics("input", 2), kafka_topics("result"), kafka_topics("dead"))
+    since = int(time.time() * 1000) - 7_200_000
+    until = since + 3_600_000
+    stamps = {"before": since - 1, "at-since": since, "inside": since + 60_000, "bad": since + 120_000}
+    stamps |= {"at-until": until, "after": until + 60_000}
+    send(
+        kafka_bootstrap,
+        topics[0],
+        [(None, b"{" if name == "bad" else doc(name), [], stamp) for name, stamp in stamps.items()],
+    )
+    summary = run_backfill(spark, stream_settings(kafka_bootstrap, topics, tmp_path / "unused"), RECORDS, since, until)
+    assert (summary.rows_in, summary.results_out, summary.dead_letters) == (3, 2, {"invalid_json": 1})
+    results = outputs(kafka_bootstrap, topics[1], expected=2)
+    assert sorted(r["value"]["uuid"] for r in results) == ["at-since", "inside"]
+    (letter,) = outputs(kafka_bootstrap, topics[2], expected=1)
+    assert letter["original"] == b"{"
+    # To the end of the topics when no end is given.
+    summary = run_backfill(spark, stream_settings(kafka_bootstrap, topics, tmp_path / "unused"), RECORDS, until, None)
+    assert summary.results_out == 2

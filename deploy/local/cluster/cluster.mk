@@ -23,3 +23,8 @@ cluster-status: venv ## Is the local Spark cluster running, and how many workers
 batch: venv ## Batch inference: make batch INPUT=docs.jsonl|.parquet OUTPUT=dir (writes OUTPUT/result, OUTPUT/dead-letter)
 	@test -n "$(INPUT)" -a -n "$(OUTPUT)" || { echo "usage: make batch INPUT=path OUTPUT=dir [BATCH_ARGS=...]" >&2; exit 2; }
 	$(if $(MASTER),SPARK_MASTER=$(MASTER)) $(PY) -m app.run --mode batch --input "$(INPUT)" --output "$(OUTPUT)" $(BATCH_ARGS)
+
+backfill: venv ## Re-annotate a Kafka time range into the output topics: make backfill SINCE=2026-12-05T09:00:00Z [UNTIL=...]
+	@test -n "$(SINCE)" || { echo "usage: make backfill SINCE=time [UNTIL=time] (ISO 8601 with zone, or epoch ms)" >&2; exit 2; }
+	$(if $(MASTER),SPARK_MASTER=$(MASTER)) KAFKA_BOOTSTRAP_SERVERS=$(KAFKA_BOOTSTRAP_SERVERS) INPUT_TOPIC=$(INPUT_TOPIC) \
+		$(PY) -m app.run --mode backfill --since "$(SINCE)" $(if $(UNTIL),--until "$(UNTIL)")
