@@ -108,6 +108,21 @@ class KafkaSettings:
     sasl_username: str = setting("KAFKA_SASL_USERNAME", "", doc="SASL user")
     sasl_password: str = setting("KAFKA_SASL_PASSWORD", "", secret=True, doc="SASL password")
     ssl_ca_location: str = setting("KAFKA_SSL_CA_LOCATION", "", doc="PEM CA file")
+    ssl_cert_location: str = setting(
+        "KAFKA_SSL_CERT_LOCATION", "", doc="mTLS: the client's PEM certificate (chain) file"
+    )
+    ssl_key_location: str = setting(
+        "KAFKA_SSL_KEY_LOCATION", "", doc="mTLS: the PEM private key file of that certificate"
+    )
+    ssl_key_pem: str = setting(
+        "KAFKA_SSL_KEY_PEM",
+        "",
+        secret=True,
+        doc="mTLS: the private key's PEM text instead of a file (a secret reference)",
+    )
+    ssl_key_password: str = setting(
+        "KAFKA_SSL_KEY_PASSWORD", "", secret=True, doc="mTLS: the private key's password, if it is encrypted"
+    )
     jaas_class_prefix: str = setting(
         "KAFKA_JAAS_CLASS_PREFIX", "", doc="login modules' package prefix; default 'kafkashaded.' on Databricks"
     )
@@ -206,8 +221,24 @@ class KafkaSettings:
             # A CR/LF ends a quoted string in Kafka's JAAS parser: the rest would be read as more login options.
             if _CONTROL.search(getattr(self, name)):
                 fail(self, name, "must not contain control characters (CR, LF, tab...)")
-        if self.ssl_ca_location and not Path(self.ssl_ca_location).is_file():
-            fail(self, "ssl_ca_location", "file does not exist")
+        for name in ("ssl_ca_location", "ssl_cert_location", "ssl_key_location"):
+            if getattr(self, name) and not Path(getattr(self, name)).is_file():
+                fail(self, name, "file does not exist")
+        self._check_client_certificate()
+
+    def _check_client_certificate(self) -> None:
+        """mTLS: a certificate and exactly one source of its key, over TLS."""
+        keys = [name for name in ("ssl_key_location", "ssl_key_pem") if getattr(self, name)]
+        if not (self.ssl_cert_location or keys or self.ssl_key_password):
+            return
+        if not self.security_protocol.endswith("SSL"):
+            fail(self, "ssl_cert_location", "a client certificate needs KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL")
+        if not self.ssl_cert_location:
+            fail(self, "ssl_cert_location", "a client key needs its certificate")
+        if len(keys) != 1:
+            fail(self, "ssl_key_location", "give the client key as one of KAFKA_SSL_KEY_LOCATION or KAFKA_SSL_KEY_PEM")
+        if self.ssl_key_pem and "PRIVATE KEY-----" not in self.ssl_key_pem:
+            fail(self, "ssl_key_pem", "is not a PEM private key (-----BEGIN ... PRIVATE KEY-----)")
 
     __repr__ = masked_repr
 

@@ -1,5 +1,11 @@
 """Kafka client options derived from settings, for Spark's source/sink and for kafka-python, kept consistent."""
 
+import atexit
+import functools
+import os
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from app.setting_lists import DURABLE_PRODUCER, parse_kafka_options
@@ -36,6 +42,14 @@ def _connection_options(s: Settings) -> dict[str, str]:
     if s.kafka.ssl_ca_location:
         options["kafka.ssl.truststore.type"] = "PEM"
         options["kafka.ssl.truststore.location"] = s.kafka.ssl_ca_location
+    if s.kafka.ssl_cert_location:
+        # mTLS. The PEM texts go inline, so executors need no copy of the files; the session's redaction pattern
+        # (app/spark/session.py) hides a private key's text wherever Spark prints options.
+        options["kafka.ssl.keystore.type"] = "PEM"
+        options["kafka.ssl.keystore.certificate.chain"] = Path(s.kafka.ssl_cert_location).read_text()
+        options["kafka.ssl.keystore.key"] = s.kafka.ssl_key_pem or Path(s.kafka.ssl_key_location).read_text()
+        if s.kafka.ssl_key_password:
+            options["kafka.ssl.key.password"] = s.kafka.ssl_key_password
     return options
 
 
@@ -93,4 +107,20 @@ def kafka_python_config(s: Settings) -> dict[str, Any]:
         )
     if s.kafka.ssl_ca_location:
         config["ssl_cafile"] = s.kafka.ssl_ca_location
+    if s.kafka.ssl_cert_location:
+        config["ssl_certfile"] = s.kafka.ssl_cert_location
+        config["ssl_keyfile"] = s.kafka.ssl_key_location or private_file(s.kafka.ssl_key_pem)
+        if s.kafka.ssl_key_password:
+            config["ssl_password"] = s.kafka.ssl_key_password
     return config
+
+
+@functools.cache
+def private_file(text: str) -> str:
+    """`text` in a file only this user can read (kafka-python loads keys from files), removed at exit."""
+    directory = tempfile.mkdtemp(prefix="ner-kafka-")  # mode 0700
+    path = os.path.join(directory, "client.key")
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+        f.write(text)
+    atexit.register(shutil.rmtree, directory, True)
+    return path

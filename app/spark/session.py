@@ -32,6 +32,7 @@ SINGLE_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS
 # Settings a running session cannot take (a runtime's own session, e.g. Databricks): they belong in the cluster's
 # spark_conf there.
 STATIC_PREFIXES = (
+    "spark.redaction.",
     "spark.ui.",
     "spark.metrics.",
     "spark.python.",
@@ -39,6 +40,9 @@ STATIC_PREFIXES = (
     "spark.sql.ui.",
     "spark.sql.streaming.ui.",
 )
+
+
+REDACTION_REGEX = r"(?i)secret|password|token|access[.]?key|private key"
 
 
 def session_conf(s: Settings) -> dict[str, str]:
@@ -56,6 +60,9 @@ def session_conf(s: Settings) -> dict[str, str]:
         "spark.metrics.conf.*.sink.prometheusServlet.class": "org.apache.spark.metrics.sink.PrometheusServlet",
         "spark.metrics.conf.*.sink.prometheusServlet.path": "/metrics/prometheus",
         "spark.sql.shuffle.partitions": "8",
+        # Spark's default pattern, plus a PEM private key's text (mTLS, passed inline as a Kafka option): a key or
+        # value that matches is printed as *********(redacted) in the UI, the event log and plan strings.
+        "spark.redaction.regex": REDACTION_REGEX,
         # One BLAS/OpenMP thread per Python worker: the workers are the parallelism (one per core), and an
         # oversubscribed BLAS is a known cause of slow spaCy inside Spark.
         **{f"spark.executorEnv.{name}": "1" for name in SINGLE_THREAD_ENV},

@@ -16,6 +16,7 @@ PYTHON_FILE = "file:/app/app/run.py"
 # Spark settings a runtime's own session cannot take (app/spark/session.py STATIC_PREFIXES): on Databricks
 # they go in the cluster's spark_conf. test_job_spec.py checks them against the app's session_conf.
 STATIC_SPARK_CONF = {
+    "spark.redaction.regex": r"(?i)secret|password|token|access[.]?key|private key",
     "spark.ui.prometheus.enabled": "true",
     "spark.ui.killEnabled": "false",
     "spark.ui.retainedJobs": "200",

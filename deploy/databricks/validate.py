@@ -17,7 +17,13 @@ STORAGE = re.compile(r"^(s3://[a-z0-9.\-]{3,63}/.+|/Volumes/[^/]+/[^/]+/[^/]+/.+
 PERMISSION_LEVELS = ("CAN_VIEW", "CAN_MANAGE_RUN", "CAN_MANAGE")
 # What the job needs in staging and production: the app's defaults (local topics, no broker) would run, wrongly.
 REQUIRED_JOB_ENV = ("KAFKA_BOOTSTRAP_SERVERS", "INPUT_TOPIC", "RESULT_TOPIC", "DEAD_LETTER_TOPIC", "PUSHGATEWAY_URL")
-SECRET_VARS = ("KAFKA_SASL_PASSWORD", "PUSHGATEWAY_PASSWORD", "DOCKER_PULL_PASSWORD")
+SECRET_VARS = (
+    "KAFKA_SASL_PASSWORD",
+    "KAFKA_SSL_KEY_PEM",
+    "KAFKA_SSL_KEY_PASSWORD",
+    "PUSHGATEWAY_PASSWORD",
+    "DOCKER_PULL_PASSWORD",
+)
 DIGEST_ENVS = ("staging", "production")  # where the image must be pinned by digest: what runs is what was tested
 
 

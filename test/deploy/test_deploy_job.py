@@ -289,6 +289,7 @@ def test_deploy_help_names_every_variable(env: dict) -> None:
         ({"JOB_NAME": None}, "missing required environment variable(s): JOB_NAME"),
         ({"APP_ENV": "prod"}, "APP_ENV=prod: expected one of"),
         ({"KAFKA_SASL_PASSWORD": "hunter2-plain"}, "KAFKA_SASL_PASSWORD: a plain value would be stored"),
+        ({"KAFKA_SSL_KEY_PEM": "-----BEGIN PRIVATE KEY-----"}, "KAFKA_SSL_KEY_PEM: a plain value would be stored"),
         ({"APP_ENV": "production", "PUSHGATEWAY_PASSWORD": "pw"}, "PUSHGATEWAY_PASSWORD: a plain value"),
         ({"DOCKER_PULL_USERNAME": "u", "DOCKER_PULL_PASSWORD": "registry-pass"}, "DOCKER_PULL_PASSWORD: a plain value"),
         ({"IMAGE_DIGEST": None, "IMAGE_TAG": "stage"}, "staging deploys an image by digest"),

@@ -73,13 +73,17 @@ CASES.append(
 CASES.append((b"deep-nesting", b'{"a": ' * 50_000 + b"1" + b"}" * 50_000, [], "invalid_json"))
 # A key of 900 KB: its dead letter keeps it whole (it fits one record with the context).
 CASES.append((b"K" * 900_000, b"{oops", [], "invalid_json"))
-# A uuid of 600 KB is a valid string: the result would carry it twice (key and value), over one record.
-CASES.append((b"huge-uuid", doc("u" * 600_000, "Paris"), [], "result_too_large"))
+# A uuid of 600 KB is a valid string: keyed by its source (RESULT_KEY's default), the result carries it once and fits.
+CASES.append((b"huge-uuid", doc("u" * 600_000, "Paris"), [], "ok"))
+# Headers are carried to the result: 10,000 of them pass; 900 KB of them with a 200 KB uuid do not fit one result,
+# and its dead letter keeps them, leaving out the value (the sink takes 1 MiB records here).
+CASES.append((b"many-headers", doc("many-headers"), [(f"h{i}", b"v") for i in range(10_000)], "ok"))
+CASES.append((b"huge-header", doc("u" * 200_000), [("blob", b"\x00" * 900_000)], "result_too_large"))
 PLANES = "".join(chr(p * 0x10000 + 0x41) for p in range(17)) + "\ufffe\uffff\U0010ffff\u200b\u202e"
 CASES.append((b"every-plane", doc("planes", f"Barack Obama {PLANES} visited Paris."), [], "ok"))
 # 10,000 entities (~670 KB of result) pass.
 CASES.append((b"many-entities", doc("many", "Paris, London, Berlin, Madrid, Rome. " * 2000), [], "ok"))
-# 15,200 entities (~0.99 MB) and a 60 KB uuid, which the result carries twice: over one record.
+# 15,200 entities (~0.99 MB) and a 60 KB uuid: over one record.
 # A CreateTime far before year 1: the broker takes it; read as a datetime, it once failed every batch for good.
 TIMESTAMPS = {b"year-minus-1968": -124_271_193_600_002}
 CASES.append((b"year-minus-1968", doc("old"), [], "invalid_timestamp"))

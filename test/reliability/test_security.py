@@ -22,7 +22,9 @@ from test.helpers.streams import Tail, keyed_records
 
 pytestmark = pytest.mark.reliability
 # Below the ephemeral range (32768-60999).
-PORT = 29296  # PLAINTEXT (the script's readiness check, admin), +1 controller, +2 SASL_PLAINTEXT, +3 SASL_SSL
+# PLAINTEXT (the script's readiness check, admin), +1 controller, +2 SASL_PLAINTEXT, +3 SASL_SSL, +4 SSL with client
+# certificates required (mTLS).
+PORT = 29296
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ class SecureBroker:
     ca_file: Path
     scram_password: str
     plain_password: str
+    client_cert: Path
+    client_key: Path
 
 
 def make_certificates(directory: Path) -> tuple[Path, Path]:
@@ -77,6 +81,12 @@ def make_certificates(directory: Path) -> tuple[Path, Path]:
     )
     keystore = directory / "broker-keystore.pem"
     keystore.write_text((directory / "broker.key").read_text() + (directory / "broker.crt").read_text())
+    openssl(
+        "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "client.key", "-out", "client.csr", "-subj", "/CN=svc-ner"
+    )
+    openssl(
+        "x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-out", "client.crt", "-days", "2"
+    )
     return directory / "ca.pem", keystore
 
 
@@ -88,9 +98,16 @@ def secure_broker(tmp_path_factory) -> Iterator[SecureBroker]:
     extra = directory / "extra.properties"
     extra.write_text(f"""
 listeners=PLAINTEXT://127.0.0.1:{PORT},CONTROLLER://127.0.0.1:{PORT + 1},SASL_PLAINTEXT://127.0.0.1:{PORT + 2},\
-SASL_SSL://127.0.0.1:{PORT + 3}
-advertised.listeners=PLAINTEXT://127.0.0.1:{PORT},SASL_PLAINTEXT://127.0.0.1:{PORT + 2},SASL_SSL://127.0.0.1:{PORT + 3}
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL
+SASL_SSL://127.0.0.1:{PORT + 3},SSL://127.0.0.1:{PORT + 4}
+advertised.listeners=PLAINTEXT://127.0.0.1:{PORT},SASL_PLAINTEXT://127.0.0.1:{PORT + 2},\
+SASL_SSL://127.0.0.1:{PORT + 3},SSL://127.0.0.1:{PORT + 4}
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,\
+SASL_SSL:SASL_SSL,SSL:SSL
+listener.name.ssl.ssl.keystore.type=PEM
+listener.name.ssl.ssl.keystore.location={keystore}
+listener.name.ssl.ssl.truststore.type=PEM
+listener.name.ssl.ssl.truststore.location={ca_file}
+listener.name.ssl.ssl.client.auth=required
 sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN
 listener.name.sasl_plaintext.sasl.enabled.mechanisms=SCRAM-SHA-512
 listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=\
@@ -113,7 +130,14 @@ listener.name.sasl_ssl.ssl.keystore.location={keystore}
             assert not any(errors.values()), errors
         finally:
             admin.close()
-        yield SecureBroker(broker, ca_file, scram_password, plain_password)
+        yield SecureBroker(
+            broker,
+            ca_file,
+            scram_password,
+            plain_password,
+            ca_file.with_name("client.crt"),
+            ca_file.with_name("client.key"),
+        )
     finally:
         broker.stop()
 
@@ -158,14 +182,13 @@ def files_containing(root: Path, needles: list[str]) -> list[str]:
     return found
 
 
-@pytest.mark.timeout(900)
-@pytest.mark.parametrize("protocol", ["SASL_PLAINTEXT", "SASL_SSL"])
-def test_job_over_a_secured_listener_leaks_no_secret(secure_broker, protocol, corpus, jobs, tmp_path):
-    plain = secure_broker.broker.bootstrap
-    topics = create_topics(plain, f"secure-{protocol.lower().replace('_', '-')}-{secrets.token_hex(4)}")
-    records = keyed_records(corpus, 200, prefix=protocol.lower())
+def run_secured(secure: SecureBroker, security: dict[str, str], name: str, corpus, jobs, tmp_path: Path) -> int:
+    """Run the job over a secured listener to the end of 200 messages, with Spark's event log on; checks every
+    result and the group's commits arrived, and returns how many files it wrote (for the leak check)."""
+    plain = secure.broker.bootstrap
+    topics = create_topics(plain, f"secure-{name}-{secrets.token_hex(4)}")
+    records = keyed_records(corpus, 200, prefix=name)
     produce(plain, topics[0], records)
-    security = listener_env(secure_broker, protocol)
     env = job_env(
         security["KAFKA_BOOTSTRAP_SERVERS"],
         topics,
@@ -192,12 +215,57 @@ def test_job_over_a_secured_listener_leaks_no_secret(secure_broker, protocol, co
     assert set(tail.uuids()) == {k.decode() for k, _ in records}
     # The offsets committer authenticated too: the group holds the topic's end.
     assert committed(plain, env["KAFKA_CONSUMER_GROUP"]) == end_offsets(plain, topics[0])
+    return sum(1 for p in tmp_path.rglob("*") if p.is_file())
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("protocol", ["SASL_PLAINTEXT", "SASL_SSL"])
+def test_job_over_a_secured_listener_leaks_no_secret(secure_broker, protocol, corpus, jobs, tmp_path):
+    name = protocol.lower().replace("_", "-")
+    files = run_secured(secure_broker, listener_env(secure_broker, protocol), name, corpus, jobs, tmp_path)
     leaks = files_containing(tmp_path, [secure_broker.scram_password, secure_broker.plain_password])
-    print(
-        f"\nRELIABILITY security {protocol}: messages={len(records)} lost=0 "
-        f"files_checked={sum(1 for p in tmp_path.rglob('*') if p.is_file())} leaks={len(leaks)}"
-    )
+    print(f"\nRELIABILITY security {protocol}: messages=200 lost=0 files_checked={files} leaks={len(leaks)}")
     assert not leaks, leaks
+
+
+def mtls_env(secure: SecureBroker, key_as: str | None) -> dict[str, str]:
+    """The SSL listener that requires a client certificate: the key from its file, as PEM text, or none."""
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{PORT + 4}",
+        "KAFKA_SECURITY_PROTOCOL": "SSL",
+        "KAFKA_SSL_CA_LOCATION": str(secure.ca_file),
+    }
+    if key_as == "file":
+        env |= {"KAFKA_SSL_CERT_LOCATION": str(secure.client_cert), "KAFKA_SSL_KEY_LOCATION": str(secure.client_key)}
+    elif key_as == "pem":
+        env |= {"KAFKA_SSL_CERT_LOCATION": str(secure.client_cert), "KAFKA_SSL_KEY_PEM": secure.client_key.read_text()}
+    return env
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("key_as", ["file", "pem"])
+def test_job_over_mutual_tls_leaks_no_private_key(secure_broker, key_as, corpus, jobs, tmp_path):
+    files = run_secured(secure_broker, mtls_env(secure_broker, key_as), f"mtls-{key_as}", corpus, jobs, tmp_path)
+    # Lines of the key's base64 body: any one of them in a log, event log or checkpoint is a leak.
+    body = [line for line in secure_broker.client_key.read_text().splitlines() if "-----" not in line]
+    leaks = files_containing(tmp_path, body[1:4])
+    print(f"\nRELIABILITY security mTLS key={key_as}: messages=200 lost=0 files_checked={files} leaks={len(leaks)}")
+    assert not leaks, leaks
+
+
+@pytest.mark.timeout(300)
+def test_mutual_tls_without_a_client_certificate_fails_fast(secure_broker, jobs, tmp_path):
+    topics = create_topics(secure_broker.broker.bootstrap, f"no-cert-{secrets.token_hex(4)}")
+    security = mtls_env(secure_broker, None)
+    env = job_env(
+        security["KAFKA_BOOTSTRAP_SERVERS"],
+        topics,
+        tmp_path / "ckpt",
+        **{k: v for k, v in security.items() if k != "KAFKA_BOOTSTRAP_SERVERS"},
+    )
+    job = jobs(env)
+    assert job.proc.wait(timeout=120) == 1, job.log()
+    assert "start-up check failed" in job.log_path.read_text(errors="replace")
 
 
 @pytest.mark.timeout(300)
