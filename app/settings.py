@@ -34,7 +34,8 @@ __all__ = ["MASK", "Settings", "SettingsError", "mask"]
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
 ENVIRONMENTS = ("development", "testing", "staging", "production")
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
-SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER")
+_LOOPBACK_URL = re.compile(r"^http://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(/|$)")
 _DURATION = re.compile(r"^\d+(\.\d+)?\s*(milliseconds?|seconds?|minutes?|ms|s|m)$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _TOPIC = re.compile(r"[a-zA-Z0-9._-]{1,249}")
@@ -104,9 +105,19 @@ class KafkaSettings:
     )
     fail_on_data_loss: bool = setting("FAIL_ON_DATA_LOSS", True, doc="fail if unread offsets were deleted")
     security_protocol: str = setting("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", doc="or SSL, SASL_*")
-    sasl_mechanism: str = setting("KAFKA_SASL_MECHANISM", "", doc="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
-    sasl_username: str = setting("KAFKA_SASL_USERNAME", "", doc="SASL user")
-    sasl_password: str = setting("KAFKA_SASL_PASSWORD", "", secret=True, doc="SASL password")
+    sasl_mechanism: str = setting(
+        "KAFKA_SASL_MECHANISM", "", doc="PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER (OIDC client credentials)"
+    )
+    sasl_username: str = setting("KAFKA_SASL_USERNAME", "", doc="SASL user; OAUTHBEARER: the OIDC client id")
+    sasl_password: str = setting(
+        "KAFKA_SASL_PASSWORD", "", secret=True, doc="SASL password; OAUTHBEARER: the OIDC client secret"
+    )
+    sasl_oauth_token_url: str = setting(
+        "KAFKA_SASL_OAUTH_TOKEN_URL",
+        "",
+        doc="OAUTHBEARER: the OIDC token endpoint (https://; http:// on loopback only)",
+    )
+    sasl_oauth_scope: str = setting("KAFKA_SASL_OAUTH_SCOPE", "", doc="OAUTHBEARER: the scope to ask for, if any")
     ssl_ca_location: str = setting("KAFKA_SSL_CA_LOCATION", "", doc="PEM CA file")
     ssl_cert_location: str = setting(
         "KAFKA_SSL_CERT_LOCATION", "", doc="mTLS: the client's PEM certificate (chain) file"
@@ -217,6 +228,18 @@ class KafkaSettings:
             )
             if not self.sasl_username or not self.sasl_password:
                 fail(self, "sasl_username", "SASL needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD")
+        if self.sasl_mechanism == "OAUTHBEARER":
+            url = self.sasl_oauth_token_url
+            # The client secret goes to this endpoint: never in clear over the network.
+            if not (url.startswith("https://") or _LOOPBACK_URL.match(url)):
+                fail(
+                    self,
+                    "sasl_oauth_token_url",
+                    "OAUTHBEARER needs the token endpoint as https:// (http:// on loopback only)",
+                )
+        for name in ("sasl_oauth_token_url", "sasl_oauth_scope"):
+            if re.search(r'[\s"\x00-\x1f\x7f]', getattr(self, name)):
+                fail(self, name, "must not contain spaces, control characters or quotes")
         for name in ("sasl_username", "sasl_password"):
             # A CR/LF ends a quoted string in Kafka's JAAS parser: the rest would be read as more login options.
             if _CONTROL.search(getattr(self, name)):

@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from app.kafka.oauth import ClientCredentials
 from app.setting_lists import DURABLE_PRODUCER, parse_kafka_options
 from app.settings import Settings
 
@@ -15,7 +16,12 @@ _JAAS_MODULES = {
     "PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModule",
     "SCRAM-SHA-256": "org.apache.kafka.common.security.scram.ScramLoginModule",
     "SCRAM-SHA-512": "org.apache.kafka.common.security.scram.ScramLoginModule",
+    "OAUTHBEARER": "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule",
 }
+# Fetches and refreshes tokens by the client credentials grant (Kafka 3.1+, KIP-768).
+_OAUTH_LOGIN_HANDLER = "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler"
+# Kafka 4 clients reach only the token endpoints this JVM system property lists (3.9.1+: all when unset).
+OAUTH_ALLOWED_URLS_PROPERTY = "org.apache.kafka.sasl.oauthbearer.allowed.urls"
 KAFKA_DEFAULT_MAX_REQUEST_SIZE = 1048576  # the producer's max.request.size when nobody sets it (Kafka's default)
 
 
@@ -36,9 +42,18 @@ def _connection_options(s: Settings) -> dict[str, str]:
     if s.kafka.security_protocol.startswith("SASL_"):
         module = s.kafka.jaas_class_prefix + _JAAS_MODULES[s.kafka.sasl_mechanism]
         options["kafka.sasl.mechanism"] = s.kafka.sasl_mechanism
-        options["kafka.sasl.jaas.config"] = (
-            f"{module} required username={_quote(s.kafka.sasl_username)} password={_quote(s.kafka.sasl_password)};"
-        )
+        if s.kafka.sasl_mechanism == "OAUTHBEARER":
+            scope = f" scope={_quote(s.kafka.sasl_oauth_scope)}" if s.kafka.sasl_oauth_scope else ""
+            options["kafka.sasl.login.callback.handler.class"] = s.kafka.jaas_class_prefix + _OAUTH_LOGIN_HANDLER
+            options["kafka.sasl.oauthbearer.token.endpoint.url"] = s.kafka.sasl_oauth_token_url
+            options["kafka.sasl.jaas.config"] = (
+                f"{module} required clientId={_quote(s.kafka.sasl_username)} "
+                f"clientSecret={_quote(s.kafka.sasl_password)}{scope};"
+            )
+        else:
+            options["kafka.sasl.jaas.config"] = (
+                f"{module} required username={_quote(s.kafka.sasl_username)} password={_quote(s.kafka.sasl_password)};"
+            )
     if s.kafka.ssl_ca_location:
         options["kafka.ssl.truststore.type"] = "PEM"
         options["kafka.ssl.truststore.location"] = s.kafka.ssl_ca_location
@@ -99,7 +114,12 @@ def kafka_python_config(s: Settings) -> dict[str, Any]:
         "bootstrap_servers": s.kafka.bootstrap_servers.split(","),
         "security_protocol": s.kafka.security_protocol,
     }
-    if s.kafka.security_protocol.startswith("SASL_"):
+    if s.kafka.sasl_mechanism == "OAUTHBEARER" and s.kafka.security_protocol.startswith("SASL_"):
+        provider = ClientCredentials(
+            s.kafka.sasl_oauth_token_url, s.kafka.sasl_username, s.kafka.sasl_password, s.kafka.sasl_oauth_scope
+        )
+        config.update(sasl_mechanism="OAUTHBEARER", sasl_oauth_token_provider=provider)
+    elif s.kafka.security_protocol.startswith("SASL_"):
         config.update(
             sasl_mechanism=s.kafka.sasl_mechanism,
             sasl_plain_username=s.kafka.sasl_username,

@@ -30,6 +30,10 @@ def _where(s: Settings) -> str:
     where = f"KAFKA_BOOTSTRAP_SERVERS={s.kafka.bootstrap_servers} KAFKA_SECURITY_PROTOCOL={s.kafka.security_protocol}"
     if s.kafka.security_protocol.startswith("SASL_"):
         where += f" KAFKA_SASL_MECHANISM={s.kafka.sasl_mechanism} KAFKA_SASL_USERNAME={s.kafka.sasl_username}"
+        if s.kafka.sasl_mechanism == "OAUTHBEARER":
+            where += f" KAFKA_SASL_OAUTH_TOKEN_URL={s.kafka.sasl_oauth_token_url}"
+    if s.kafka.ssl_cert_location:
+        where += f" KAFKA_SSL_CERT_LOCATION={s.kafka.ssl_cert_location}"
     if s.kafka.ssl_ca_location:
         where += f" KAFKA_SSL_CA_LOCATION={s.kafka.ssl_ca_location}"
     return where
@@ -37,8 +41,12 @@ def _where(s: Settings) -> str:
 
 def _hint(s: Settings) -> str:
     checks = ["is the broker up and the address right"]
-    if s.kafka.security_protocol.startswith("SASL_"):
+    if s.kafka.sasl_mechanism == "OAUTHBEARER" and s.kafka.security_protocol.startswith("SASL_"):
+        checks.append("does the token endpoint know the client KAFKA_SASL_USERNAME with KAFKA_SASL_PASSWORD")
+    elif s.kafka.security_protocol.startswith("SASL_"):
         checks.append("are KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD right for this mechanism")
+    if s.kafka.security_protocol.endswith("SSL") and not s.kafka.ssl_cert_location:
+        checks.append("does the broker require a client certificate (KAFKA_SSL_CERT_LOCATION)")
     if s.kafka.security_protocol.endswith("SSL"):
         checks.append("does the broker's certificate match KAFKA_SSL_CA_LOCATION and the host name")
     return "; ".join(checks) + "?"

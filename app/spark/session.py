@@ -16,6 +16,7 @@ import pyspark
 from pyspark.errors import PySparkRuntimeError
 from pyspark.sql import SparkSession
 
+from app.kafka.options import OAUTH_ALLOWED_URLS_PROPERTY
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,14 @@ STATIC_PREFIXES = (
 
 
 REDACTION_REGEX = r"(?i)secret|password|token|access[.]?key|private key"
+
+
+def client_java_options(s: Settings) -> str:
+    """JVM options the Kafka clients need: with OAUTHBEARER, Kafka 4 clients reach only the token endpoints listed
+    in a system property (a URL in it cannot hold a space: the settings accept none)."""
+    if s.kafka.sasl_mechanism == "OAUTHBEARER" and s.kafka.security_protocol.startswith("SASL_"):
+        return f"-D{OAUTH_ALLOWED_URLS_PROPERTY}={s.kafka.sasl_oauth_token_url}"
+    return ""
 
 
 def session_conf(s: Settings) -> dict[str, str]:
@@ -169,9 +178,11 @@ def get_or_create(s: Settings) -> SparkSession:
         # inherits this process's environment when the gateway starts below.
         builder = builder.config("spark.driver.host", LOOPBACK).config("spark.driver.bindAddress", LOOPBACK)
         os.environ["SPARK_LOCAL_IP"] = LOOPBACK
-    if s.spark.driver_java_options:
+    if java_options := client_java_options(s):
+        builder = builder.config("spark.executor.extraJavaOptions", java_options)
+    if driver_options := " ".join(o for o in (s.spark.driver_java_options, java_options) if o):
         # Read when the driver JVM is launched, i.e. only here, where this job starts it.
-        builder = builder.config("spark.driver.extraJavaOptions", s.spark.driver_java_options)
+        builder = builder.config("spark.driver.extraJavaOptions", driver_options)
     if s.spark.jars:
         builder = builder.config("spark.jars", s.spark.jars)
     else:

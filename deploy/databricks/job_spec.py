@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from deploy.databricks.settings import DeploySettings
+from deploy.databricks.settings import OPTIONAL_ENV, DeploySettings
 
 TASK_KEY = "ner"
 KEY_TAG = "deploy_key"  # the job's stable identity: found by it, whatever its name
@@ -94,7 +94,7 @@ class JobValues:
             docker_image=docker,
             log_conf=storage(s.log_destination, s.aws_region),
             aws_attributes=aws,
-            env={"CHECKPOINT_LOCATION": s.checkpoint_location, **s.env_vars},
+            env={"CHECKPOINT_LOCATION": s.checkpoint_location, **dict.fromkeys(OPTIONAL_ENV, ""), **s.env_vars},
             identity=next(iter(s.run_as.values()), ""),
             backlog_seconds=s.backlog_seconds,
             backlog_records=s.backlog_records,

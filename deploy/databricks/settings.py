@@ -26,6 +26,8 @@ PASSTHROUGH = (
     "KAFKA_SASL_MECHANISM",
     "KAFKA_SASL_USERNAME",
     "KAFKA_SASL_PASSWORD",
+    "KAFKA_SASL_OAUTH_TOKEN_URL",
+    "KAFKA_SASL_OAUTH_SCOPE",
     "KAFKA_SSL_CERT_LOCATION",
     "KAFKA_SSL_KEY_LOCATION",
     "KAFKA_SSL_KEY_PEM",
@@ -37,6 +39,16 @@ PASSTHROUGH = (
     "PUSHGATEWAY_URL",
     "PUSHGATEWAY_USERNAME",
     "PUSHGATEWAY_PASSWORD",
+)
+# Optional ones the bundle always passes, '' when unset (its variables' defaults); the script writes the same, so
+# both deploy one job. '' means unset to the app.
+OPTIONAL_ENV = (
+    "KAFKA_SASL_OAUTH_TOKEN_URL",
+    "KAFKA_SASL_OAUTH_SCOPE",
+    "KAFKA_SSL_CERT_LOCATION",
+    "KAFKA_SSL_KEY_LOCATION",
+    "KAFKA_SSL_KEY_PEM",
+    "KAFKA_SSL_KEY_PASSWORD",
 )
 REQUIRED = ("JOB_NAME", "APP_ENV", "INSTANCE_TYPE", "CHECKPOINT_LOCATION", "LOG_DESTINATION")
 

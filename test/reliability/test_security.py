@@ -14,16 +14,18 @@ import pytest
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic, UserScramCredentialUpsertion
 
+from app.kafka.options import OAUTH_ALLOWED_URLS_PROPERTY
 from deploy.local.stack.broker import Broker
 from deploy.local.stack.clients import committed, end_offsets, produce
 from deploy.local.stack.procs import REPO
 from test.helpers.jobs import job_env
+from test.helpers.oidc import AUDIENCE, IdentityProvider
 from test.helpers.streams import Tail, keyed_records
 
 pytestmark = pytest.mark.reliability
 # Below the ephemeral range (32768-60999).
 # PLAINTEXT (the script's readiness check, admin), +1 controller, +2 SASL_PLAINTEXT, +3 SASL_SSL, +4 SSL with client
-# certificates required (mTLS).
+# certificates required (mTLS), +5 SASL_PLAINTEXT with OAUTHBEARER (tokens from a local OIDC provider).
 PORT = 29296
 
 
@@ -35,6 +37,7 @@ class SecureBroker:
     plain_password: str
     client_cert: Path
     client_key: Path
+    idp: IdentityProvider
 
 
 def make_certificates(directory: Path) -> tuple[Path, Path]:
@@ -95,14 +98,22 @@ def secure_broker(tmp_path_factory) -> Iterator[SecureBroker]:
     directory = tmp_path_factory.mktemp("secure-broker")
     ca_file, keystore = make_certificates(directory)
     scram_password, plain_password = f"scram-{secrets.token_hex(8)}", f"plain-{secrets.token_hex(8)}"
+    idp = IdentityProvider("svc-ner", f"oidc-{secrets.token_hex(8)}")
     extra = directory / "extra.properties"
     extra.write_text(f"""
 listeners=PLAINTEXT://127.0.0.1:{PORT},CONTROLLER://127.0.0.1:{PORT + 1},SASL_PLAINTEXT://127.0.0.1:{PORT + 2},\
-SASL_SSL://127.0.0.1:{PORT + 3},SSL://127.0.0.1:{PORT + 4}
+SASL_SSL://127.0.0.1:{PORT + 3},SSL://127.0.0.1:{PORT + 4},OAUTH://127.0.0.1:{PORT + 5}
 advertised.listeners=PLAINTEXT://127.0.0.1:{PORT},SASL_PLAINTEXT://127.0.0.1:{PORT + 2},\
-SASL_SSL://127.0.0.1:{PORT + 3},SSL://127.0.0.1:{PORT + 4}
+SASL_SSL://127.0.0.1:{PORT + 3},SSL://127.0.0.1:{PORT + 4},OAUTH://127.0.0.1:{PORT + 5}
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,\
-SASL_SSL:SASL_SSL,SSL:SSL
+SASL_SSL:SASL_SSL,SSL:SSL,OAUTH:SASL_PLAINTEXT
+listener.name.oauth.sasl.enabled.mechanisms=OAUTHBEARER
+listener.name.oauth.oauthbearer.sasl.jaas.config=\
+org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;
+listener.name.oauth.oauthbearer.sasl.server.callback.handler.class=\
+org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler
+sasl.oauthbearer.jwks.endpoint.url={idp.url}/jwks
+sasl.oauthbearer.expected.audience={AUDIENCE}
 listener.name.ssl.ssl.keystore.type=PEM
 listener.name.ssl.ssl.keystore.location={keystore}
 listener.name.ssl.ssl.truststore.type=PEM
@@ -118,7 +129,14 @@ org.apache.kafka.common.security.plain.PlainLoginModule required user_svc-plain=
 listener.name.sasl_ssl.ssl.keystore.type=PEM
 listener.name.sasl_ssl.ssl.keystore.location={keystore}
 """)
-    broker = Broker(REPO / ".local" / "rel-security", port=PORT, controller_port=PORT + 1, extra_properties=extra)
+    broker = Broker(
+        REPO / ".local" / "rel-security",
+        port=PORT,
+        controller_port=PORT + 1,
+        extra_properties=extra,
+        # Kafka 4 fetches the JWKS only from URLs this property allows.
+        jvm_options=(f"-D{OAUTH_ALLOWED_URLS_PROPERTY}={idp.url}/jwks",),
+    )
     broker.reset()
     broker.start()
     try:
@@ -137,9 +155,11 @@ listener.name.sasl_ssl.ssl.keystore.location={keystore}
             plain_password,
             ca_file.with_name("client.crt"),
             ca_file.with_name("client.key"),
+            idp,
         )
     finally:
         broker.stop()
+        idp.close()
 
 
 def listener_env(secure: SecureBroker, protocol: str, wrong_password: bool = False) -> dict[str, str]:
@@ -287,3 +307,45 @@ def test_wrong_password_fails_fast_with_a_clear_message(secure_broker, protocol,
     assert "KAFKA_BOOTSTRAP_SERVERS=" + security["KAFKA_BOOTSTRAP_SERVERS"] in log
     assert security["KAFKA_SASL_PASSWORD"] not in log
     assert "started SparkSession" not in log  # it failed before Spark
+
+
+def oauth_env(secure: SecureBroker, secret: str | None = None) -> dict[str, str]:
+    """The OAUTHBEARER listener: the OIDC client's id and secret, the provider's token endpoint."""
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{PORT + 5}",
+        "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "KAFKA_SASL_MECHANISM": "OAUTHBEARER",
+        "KAFKA_SASL_USERNAME": secure.idp.client_id,
+        "KAFKA_SASL_PASSWORD": secret or secure.idp.client_secret,
+        "KAFKA_SASL_OAUTH_TOKEN_URL": f"{secure.idp.url}/token",
+        "KAFKA_SASL_OAUTH_SCOPE": "kafka",
+    }
+
+
+@pytest.mark.timeout(900)
+def test_job_over_oauthbearer_with_client_credentials_leaks_no_secret(secure_broker, corpus, jobs, tmp_path):
+    issued = secure_broker.idp.issued
+    files = run_secured(secure_broker, oauth_env(secure_broker), "oauth", corpus, jobs, tmp_path)
+    # Spark's Java clients and the driver's kafka-python clients (start-up check, committer) each got tokens.
+    assert secure_broker.idp.issued - issued >= 2
+    leaks = files_containing(tmp_path, [secure_broker.idp.client_secret])
+    print(f"\nRELIABILITY security OAUTHBEARER: messages=200 lost=0 files_checked={files} leaks={len(leaks)}")
+    assert not leaks, leaks
+
+
+@pytest.mark.timeout(300)
+def test_oauthbearer_with_a_wrong_client_secret_fails_fast(secure_broker, jobs, tmp_path):
+    topics = create_topics(secure_broker.broker.bootstrap, f"oauth-wrong-{secrets.token_hex(4)}")
+    security = oauth_env(secure_broker, secret=f"wrong-{secrets.token_hex(8)}")
+    env = job_env(
+        security["KAFKA_BOOTSTRAP_SERVERS"],
+        topics,
+        tmp_path / "ckpt",
+        **{k: v for k, v in security.items() if k != "KAFKA_BOOTSTRAP_SERVERS"},
+    )
+    refused = secure_broker.idp.refused
+    job = jobs(env)
+    assert job.proc.wait(timeout=120) == 1, job.log()
+    log = job.log_path.read_text(errors="replace")
+    assert "start-up check failed" in log and "KAFKA_SASL_OAUTH_TOKEN_URL" in log, log[-3000:]
+    assert security["KAFKA_SASL_PASSWORD"] not in log and secure_broker.idp.refused > refused

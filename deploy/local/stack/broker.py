@@ -51,6 +51,7 @@ class Broker:
     libs_dir: Path = REPO / ".local" / "kafka-libs"
     extra_properties: Path | None = None
     heap: str = "-Xms128m -Xmx512m"
+    jvm_options: tuple[str, ...] = ()  # more -D properties (an OAUTHBEARER listener's allowed JWKS URL)
     start_timeout: float = 60.0
 
     @classmethod
@@ -213,6 +214,7 @@ class Broker:
         command = [
             "java",
             *self.heap.split(),
+            *self.jvm_options,
             "-XX:+UseG1GC",
             "-XX:MaxGCPauseMillis=20",
             "-Djava.awt.headless=true",
