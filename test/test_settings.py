@@ -236,3 +236,53 @@ def test_kafka_native_settings_parse():
     assert s.passthrough_headers == () and s.result_key == "source"
     assert Settings.load({"INPUT_TOPIC_PATTERN": "ner-.*"}).kafka.input_topics == ()
     assert Settings.load({"STARTING_TIMESTAMP": "1796457600000"}).kafka.starting_timestamp_ms == 1_796_457_600_000
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"KAFKA_SSL_CERT_LOCATION": "/nonexistent.crt"},
+            "KAFKA_SSL_CERT_LOCATION='/nonexistent.crt': file does not exist",
+        ),
+        (
+            {"KAFKA_SSL_KEY_PEM": "-----BEGIN PRIVATE KEY-----"},
+            "a client certificate needs KAFKA_SECURITY_PROTOCOL=SSL",
+        ),
+        ({"KAFKA_SECURITY_PROTOCOL": "SSL", "KAFKA_SSL_KEY_PEM": "x"}, "a client key needs its certificate"),
+        (
+            {
+                "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+                "KAFKA_SASL_MECHANISM": "OAUTHBEARER",
+                "KAFKA_SASL_USERNAME": "c",
+                "KAFKA_SASL_PASSWORD": "s",
+                "KAFKA_SASL_OAUTH_TOKEN_URL": "http://idp.example/token",
+            },
+            "OAUTHBEARER needs the token endpoint as https://",
+        ),
+        (
+            {
+                "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+                "KAFKA_SASL_MECHANISM": "OAUTHBEARER",
+                "KAFKA_SASL_USERNAME": "c",
+                "KAFKA_SASL_PASSWORD": "s",
+            },
+            "OAUTHBEARER needs the token endpoint",
+        ),
+        ({"KAFKA_SASL_OAUTH_SCOPE": 'a" b'}, "must not contain spaces, control characters or quotes"),
+    ],
+)
+def test_client_certificate_and_oauth_settings_fail_fast(env, message):
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        Settings.load(env)
+
+
+def test_a_client_key_given_twice_or_not_pem_is_refused(tmp_path):
+    cert = tmp_path / "c.crt"
+    cert.write_text("-----BEGIN CERTIFICATE-----\n")
+    env = {"KAFKA_SECURITY_PROTOCOL": "SSL", "KAFKA_SSL_CERT_LOCATION": str(cert)}
+    with pytest.raises(SettingsError, match="one of KAFKA_SSL_KEY_LOCATION or KAFKA_SSL_KEY_PEM"):
+        Settings.load({**env, "KAFKA_SSL_KEY_LOCATION": str(cert), "KAFKA_SSL_KEY_PEM": "-----BEGIN PRIVATE KEY-----"})
+    with pytest.raises(SettingsError, match="is not a PEM private key") as caught:
+        Settings.load({**env, "KAFKA_SSL_KEY_PEM": "hunter2"})
+    assert "hunter2" not in str(caught.value)  # a secret is never echoed

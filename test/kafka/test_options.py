@@ -1,6 +1,8 @@
 """Kafka client options: the source's consumer tuning, the sink's pinned durability, pass-through options, SASL
 for Spark and kafka-python from the same settings."""
 
+import os
+
 import pytest
 
 from app.kafka.options import (
@@ -82,3 +84,50 @@ def test_a_control_character_never_reaches_the_jaas_text():
     with pytest.raises(ValueError, match="control"):
         _quote('svc"\npassword="x')
     assert _quote('a\\b"c') == '"a\\\\b\\"c"'
+
+
+def test_oauthbearer_gives_spark_the_login_handler_and_kafka_python_a_token_provider():
+    s = Settings.load(
+        {
+            "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "KAFKA_SASL_MECHANISM": "OAUTHBEARER",
+            "KAFKA_SASL_USERNAME": "client-1",
+            "KAFKA_SASL_PASSWORD": "s3cret",
+            "KAFKA_SASL_OAUTH_TOKEN_URL": "https://idp.example/oauth2/token",
+            "KAFKA_SASL_OAUTH_SCOPE": "kafka",
+            "DATABRICKS_RUNTIME_VERSION": "17.3",  # the shaded client's class names
+        }
+    )
+    options = spark_source_options(s)
+    assert options["kafka.sasl.mechanism"] == "OAUTHBEARER"
+    assert options["kafka.sasl.login.callback.handler.class"] == (
+        "kafkashaded.org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler"
+    )
+    assert options["kafka.sasl.oauthbearer.token.endpoint.url"] == "https://idp.example/oauth2/token"
+    assert options["kafka.sasl.jaas.config"] == (
+        "kafkashaded.org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required "
+        'clientId="client-1" clientSecret="s3cret" scope="kafka";'
+    )
+    config = kafka_python_config(s)
+    assert config["sasl_mechanism"] == "OAUTHBEARER" and "sasl_plain_password" not in config
+    assert "s3cret" not in repr(config["sasl_oauth_token_provider"])
+
+
+def test_mutual_tls_passes_the_pem_texts_to_spark_and_files_to_kafka_python(tmp_path):
+    cert, key, ca = tmp_path / "client.crt", tmp_path / "client.key", tmp_path / "ca.pem"
+    cert.write_text("-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n")
+    key.write_text("-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n")
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    env = {"KAFKA_SECURITY_PROTOCOL": "SSL", "KAFKA_SSL_CA_LOCATION": str(ca), "KAFKA_SSL_CERT_LOCATION": str(cert)}
+    from_file = Settings.load({**env, "KAFKA_SSL_KEY_LOCATION": str(key), "KAFKA_SSL_KEY_PASSWORD": "kp"})
+    options = spark_sink_options(from_file)
+    assert options["kafka.ssl.keystore.type"] == "PEM" and options["kafka.ssl.key.password"] == "kp"
+    assert options["kafka.ssl.keystore.certificate.chain"] == cert.read_text()
+    assert options["kafka.ssl.keystore.key"] == key.read_text()
+    config = kafka_python_config(from_file)
+    assert (config["ssl_certfile"], config["ssl_keyfile"], config["ssl_password"]) == (str(cert), str(key), "kp")
+
+    from_secret = Settings.load({**env, "KAFKA_SSL_KEY_PEM": key.read_text()})
+    assert spark_source_options(from_secret)["kafka.ssl.keystore.key"] == key.read_text()
+    written = kafka_python_config(from_secret)["ssl_keyfile"]
+    assert open(written).read() == key.read_text() and oct(os.stat(written).st_mode & 0o777) == "0o600"
