@@ -53,8 +53,14 @@ def print_records(bootstrap: str, topic: str, start: str | Mapping[int, int], co
                     except ValueError:
                         pass
                     key = printable(record.key.decode("utf-8", "replace")) if record.key else None
+                    # A dead letter's context (and any header) printed after the value, one per line.
+                    headers = "".join(
+                        f"\n  {printable(name)}: {printable((v or b'').decode('utf-8', 'replace'))}"
+                        for name, v in record.headers or []
+                    )
                     print(
-                        f"--- {record.topic}[{record.partition}]@{record.offset} key={key}\n{printable(value, True)}",
+                        f"--- {record.topic}[{record.partition}]@{record.offset} key={key}\n"
+                        f"{printable(value, True)}{headers}",
                         flush=True,
                     )
                     seen += 1
