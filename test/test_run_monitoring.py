@@ -17,22 +17,27 @@ def _value(result: list) -> float:
 
 def test_lag_in_burrow_and_metrics_in_prometheus(monitoring_stack, corpus, kafka_bootstrap, kafka_topics, tmp_path):
     stack = monitoring_stack
+    # Two input topics: the documents on one, the bad messages on the other.
     topics = (kafka_topics("input", 2), kafka_topics("result", 2), kafka_topics("dead", 1))
+    second = kafka_topics("input-b", 1)
     group, job = f"g-{topics[0]}", f"ner-test-{topics[0][-12:]}"
     records = [(d["uuid"].encode(), json.dumps(d).encode()) for d in corpus[:N_DOCS]]
-    records += [(b"bad", b"{not json")] * N_BAD
     produce(kafka_bootstrap, topics[0], records)  # a backlog before the job starts
-    eventually(
-        lambda: burrow_topic_offsets(stack.burrow_url, stack.cluster, topics[0]),
-        lambda offsets: sum(offsets) == len(records),
-        60,
-        "Burrow sees the backlog",
-    )
+    produce(kafka_bootstrap, second, [(b"bad", b"{not json")] * N_BAD)
+    records += [(b"bad", b"{not json")] * N_BAD
+    for topic, count in ((topics[0], N_DOCS), (second, N_BAD)):
+        eventually(
+            lambda topic=topic: burrow_topic_offsets(stack.burrow_url, stack.cluster, topic),
+            lambda offsets, count=count: sum(offsets) == count,
+            60,
+            f"Burrow sees the backlog of {topic}",
+        )
 
     env = job_env(
         kafka_bootstrap,
-        topics,
+        (f"{topics[0]},{second}", *topics[1:]),
         tmp_path / "ckpt",
+        KAFKA_CONSUMER_GROUP=group,
         MAX_OFFSETS_PER_TRIGGER="100",
         PUSHGATEWAY_URL=stack.pushgateway_url,
         METRICS_JOB=job,
@@ -55,6 +60,8 @@ def test_lag_in_burrow_and_metrics_in_prometheus(monitoring_stack, corpus, kafka
             "lag drains to 0 with status OK",
         )
         assert drained["status"] == "OK"
+        # Burrow sees the group on every input topic.
+        assert {p["topic"] for p in drained["partitions"]} == {topics[0], second}
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=120) == 0, (tmp_path / "job.log").read_text()[-3000:]
     finally:
@@ -79,6 +86,8 @@ def test_lag_in_burrow_and_metrics_in_prometheus(monitoring_stack, corpus, kafka
         "messages in",
     )
     assert _value(prom_query(url, f"sum(ner_results_out_total{{{sel}}})")) == N_DOCS
+    for topic, count in ((topics[0], N_DOCS), (second, N_BAD)):  # offsets read, per input topic
+        assert _value(prom_query(url, f'ner_topic_offsets_read_total{{{sel},topic="{topic}"}}')) == count
     assert _value(prom_query(url, f'sum(ner_dead_letters_total{{{sel},reason="invalid_json"}})')) == N_BAD
     assert _value(prom_query(url, f"sum(ner_dead_letters_total{{{sel}}})")) == N_BAD
     assert _value(prom_query(url, f"sum(ner_entities_total{{{sel}}})")) > N_DOCS

@@ -28,6 +28,8 @@ def command(
         "SPARK_MASTER": master,
         "MIN_PARTITIONS": str(min_partitions),
         "STARTING_OFFSETS": "earliest",
+        # The harness matches each result to its input by key, as the peers write it (the bench's keys are unique).
+        "RESULT_KEY": "uuid",
         "PUSHGATEWAY_URL": "",
         "LOG_LEVEL": "WARNING",
         **BEST,
