@@ -86,8 +86,9 @@ def test_lag_in_burrow_and_metrics_in_prometheus(monitoring_stack, corpus, kafka
         "messages in",
     )
     assert _value(prom_query(url, f"sum(ner_results_out_total{{{sel}}})")) == N_DOCS
-    for topic, count in ((topics[0], N_DOCS), (second, N_BAD)):  # offsets read, per input topic
-        assert _value(prom_query(url, f'ner_topic_offsets_read_total{{{sel},topic="{topic}"}}')) == count
+    for topic, count in ((topics[0], N_DOCS), (second, N_BAD)):  # where the job got to, per input topic
+        assert _value(prom_query(url, f'ner_topic_offsets_processed{{{sel},topic="{topic}"}}')) == count
+        assert _value(prom_query(url, f'ner_topic_offsets_behind{{{sel},topic="{topic}"}}')) == 0
     assert _value(prom_query(url, f'sum(ner_dead_letters_total{{{sel},reason="invalid_json"}})')) == N_BAD
     assert _value(prom_query(url, f"sum(ner_dead_letters_total{{{sel}}})")) == N_BAD
     assert _value(prom_query(url, f"sum(ner_entities_total{{{sel}}})")) > N_DOCS

@@ -23,7 +23,7 @@ METRIC_NAMES = (
     "ner_processed_rows_per_second",
     "ner_offsets_behind_latest",
     "ner_topic_offsets_behind",
-    "ner_topic_offsets_read_total",
+    "ner_topic_offsets_processed",
     "ner_last_batch_timestamp_seconds",
     "ner_last_batch_duration_seconds",
     "ner_model_load_seconds",
@@ -65,9 +65,9 @@ class AppMetrics:
             ["topic"],
             registry=r,
         )
-        self.topic_read = Counter(
-            "ner_topic_offsets_read",
-            "Offsets read from an input topic (records and transaction markers)",
+        self.topic_processed = Gauge(
+            "ner_topic_offsets_processed",
+            "The next offset to read, summed over an input topic's partitions: where the job has got to",
             ["topic"],
             registry=r,
         )
@@ -146,11 +146,10 @@ class AppMetrics:
                 self.observe_stats(BatchStats.from_json(stats))
 
     def _observe_topics(self, source: Mapping[str, Any]) -> None:
-        """Per input topic: offsets read by the batch (end - start) and left behind (latest - end)."""
-        start, end, latest = (_offsets(source.get(name)) for name in ("startOffset", "endOffset", "latestOffset"))
+        """Per input topic: where the job has got to (the batch's end offsets) and what is left (latest - end)."""
+        end, latest = (_offsets(source.get(name)) for name in ("endOffset", "latestOffset"))
         for topic, partitions in end.items():
-            read = sum(max(0, o - start.get(topic, {}).get(p, o)) for p, o in partitions.items())
-            self.topic_read.labels(topic=topic).inc(read)
+            self.topic_processed.labels(topic=topic).set(sum(partitions.values()))
             if topic in latest:
                 behind = sum(max(0, latest[topic].get(p, o) - o) for p, o in partitions.items())
                 self.topic_behind.labels(topic=topic).set(behind)

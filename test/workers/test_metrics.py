@@ -83,7 +83,7 @@ def test_the_job_says_whether_it_runs_and_which_group_it_commits_to():
     assert value(m.registry, "ner_consumer_group_info", {"consumer_group": "ner-service"}) == 1
 
 
-def test_offsets_read_and_behind_are_counted_per_input_topic():
+def test_offsets_processed_and_behind_per_input_topic():
     m = AppMetrics()
     source = {
         "startOffset": {"a": {"0": 10, "1": 5}, "b": {"0": 0}},
@@ -94,8 +94,8 @@ def test_offsets_read_and_behind_are_counted_per_input_topic():
     m.observe_progress({"sources": [source]}, now=1.0)
     m.observe_progress({"sources": [{**source, "startOffset": source["endOffset"]}]}, now=2.0)
     r = m.registry
-    assert value(r, "ner_topic_offsets_read_total", {"topic": "a"}) == 6
-    assert value(r, "ner_topic_offsets_read_total", {"topic": "b"}) == 4
+    assert value(r, "ner_topic_offsets_processed", {"topic": "a"}) == 21
+    assert value(r, "ner_topic_offsets_processed", {"topic": "b"}) == 4
     assert (
         value(r, "ner_topic_offsets_behind", {"topic": "a"}) == 5
         and value(r, "ner_topic_offsets_behind", {"topic": "b"}) == 0

@@ -3,6 +3,7 @@ what the demo started is stopped again."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -35,7 +36,8 @@ def test_demo_prints_every_result_and_stops_what_it_started(tmp_path: Path):
         assert demo.returncode == 0, demo.stderr[-3000:]
         sent = [json.loads(line)["uuid"] for line in (REPO / "deploy/local/input.json").read_text().splitlines()]
         keys = [line.split("key=")[1] for line in demo.stdout.splitlines() if line.startswith("--- result[")]
-        assert sorted(keys) == sorted(sent)
+        assert len(keys) == len(sent) and all(k.startswith("input/") for k in keys)  # RESULT_KEY=source
+        assert sorted(re.findall(r'^  "uuid": "([^"]+)"', demo.stdout, re.MULTILINE)) == sorted(sent)
         assert '"label": "PERSON"' in demo.stdout
         assert Broker.from_env(env).running() is None and BackgroundJob.from_env(env).running() is None
     finally:
