@@ -20,11 +20,10 @@ if __package__ in (None, ""):  # spark-submit app/run.py: make the `app` package
 from pyspark.sql.streaming import StreamingQuery
 
 from app import logs
-from app.contract import RecordBudget
 from app.inference.models import missing
 from app.inference.proof import unproven
 from app.kafka.options import kafka_python_config
-from app.kafka.preflight import PreflightError, kafka_ready, max_record_bytes
+from app.kafka.preflight import record_budget
 from app.setting_lists import parse_models, parse_timestamp_ms
 from app.settings import Settings, SettingsError
 from app.settings_fields import walk
@@ -110,12 +109,7 @@ def main(argv: list[str] | None = None) -> int:
 def stream(settings: Settings) -> int:
     """Run the streaming query with its side workers until it stops or fails for good."""
     stop = StopSignal().install()  # from the start: a SIGTERM while Spark starts is a clean stop too
-    if not kafka_ready(settings):
-        return 1
-    try:
-        records = RecordBudget(max_record_bytes(settings))
-    except PreflightError as exc:
-        log.error("start-up check failed: %s", exc)
+    if (records := record_budget(settings)) is None:
         return 1
     metrics = AppMetrics(tuple(parse_models(settings.inference.models)), settings.kafka.consumer_group)
     committer = OffsetsCommitter(

@@ -12,7 +12,7 @@ from typing import Any
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
 
-from app.contract import RECORD_OVERHEAD_BYTES
+from app.contract import RECORD_OVERHEAD_BYTES, RecordBudget
 from app.kafka.options import kafka_python_config, producer_max_request_size
 from app.settings import Settings
 
@@ -158,6 +158,18 @@ def max_record_bytes(s: Settings, timeout_seconds: float = 20.0, admin: AdminFac
         raise PreflightError(msg)
     log.info("records are bounded by %s = %d bytes", smallest, limits[smallest])
     return limits[smallest]
+
+
+def record_budget(s: Settings) -> RecordBudget | None:
+    """The start's one-line guard (stream and backfill): Kafka reachable with these settings, and the record sizes
+    the sink may write; None after logging why not."""
+    if not kafka_ready(s):
+        return None
+    try:
+        return RecordBudget(max_record_bytes(s))
+    except PreflightError as exc:
+        log.error("start-up check failed: %s", exc)
+        return None
 
 
 def kafka_ready(s: Settings, timeout_seconds: float = 20.0) -> bool:

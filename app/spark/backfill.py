@@ -15,9 +15,9 @@ from pyspark.sql import functions as F
 
 from app.contract import RecordBudget
 from app.kafka.options import spark_sink_options, spark_source_options
-from app.kafka.preflight import PreflightError, kafka_ready, max_record_bytes
+from app.kafka.preflight import record_budget
 from app.settings import Settings
-from app.spark.batch import BatchSummary
+from app.spark.batch import BatchSummary, summarize
 from app.spark.pipeline import subscription
 from app.spark.session import session
 from app.spark.transform import annotate, inference_config
@@ -50,11 +50,9 @@ def run_backfill(
         topic = F.when(F.col("ok"), F.lit(s.kafka.result_topic)).otherwise(F.lit(s.kafka.dead_letter_topic))
         rows = annotated.select(topic.alias("topic"), "key", "value", "headers")
         rows.write.format("kafka").options(**spark_sink_options(s)).save()
-        counts = {row["reason"]: row["count"] for row in annotated.groupBy("reason").count().collect()}
+        summary = summarize(annotated)
     finally:
         annotated.unpersist()
-    results = counts.pop(None, 0)
-    summary = BatchSummary(rows_in=results + sum(counts.values()), results_out=results, dead_letters=counts)
     log.info(
         "backfill of %s from %d to %s: %d records, %d results, dead letters %s",
         s.kafka.input_description,
@@ -69,12 +67,7 @@ def run_backfill(
 
 def main(s: Settings, since_ms: int, until_ms: int | None) -> int:
     """0 when every record of the range was written (dead letters included), 1 on failure."""
-    if not kafka_ready(s):
-        return 1
-    try:
-        records = RecordBudget(max_record_bytes(s))
-    except PreflightError as exc:
-        log.error("start-up check failed: %s", exc)
+    if (records := record_budget(s)) is None:
         return 1
     with session(s) as spark:
         try:

@@ -31,6 +31,13 @@ class BatchSummary:
     dead_letters: dict[str, int]
 
 
+def summarize(annotated: DataFrame) -> BatchSummary:
+    """Rows in, results out and dead letters by reason of annotated rows (one Spark job)."""
+    counts = {row["reason"]: row["count"] for row in annotated.groupBy("reason").count().collect()}
+    results = counts.pop(None, 0)
+    return BatchSummary(rows_in=results + sum(counts.values()), results_out=results, dead_letters=counts)
+
+
 def input_format(path: str, explicit: str | None = None) -> str:
     """json or parquet: the explicit choice, else the path's extension (a directory needs the explicit one)."""
     if explicit:
@@ -129,11 +136,9 @@ def run_batch(
     try:
         write(annotated.where("ok"), RESULT_SCHEMA, f"{output_path.rstrip('/')}/result", out_fmt)
         write_dead_letters(annotated, f"{output_path.rstrip('/')}/dead-letter", out_fmt)
-        counts = {row["reason"]: row["count"] for row in annotated.groupBy("reason").count().collect()}
+        summary = summarize(annotated)
     finally:
         annotated.unpersist()
-    results = counts.pop(None, 0)
-    summary = BatchSummary(rows_in=results + sum(counts.values()), results_out=results, dead_letters=counts)
     log.info(
         "batch %s -> %s: %d rows, %d results, dead letters %s",
         input_path,

@@ -17,29 +17,6 @@ from deploy.databricks.validate import validate
 __all__ = ["DeploySettings", "SettingsError", "image", "read_env_file"]
 
 RUNTIME_ENV = Path(__file__).with_name("runtime.env")
-# Copied into the job's environment when set; the app reads them (app/settings.py). Passwords must be references.
-# Not KAFKA_JAAS_CLASS_PREFIX: the job derives it from where it runs (kafkashaded. on Databricks), no deploy has to
-# remember it.
-PASSTHROUGH = (
-    "KAFKA_BOOTSTRAP_SERVERS",
-    "KAFKA_SECURITY_PROTOCOL",
-    "KAFKA_SASL_MECHANISM",
-    "KAFKA_SASL_USERNAME",
-    "KAFKA_SASL_PASSWORD",
-    "KAFKA_SASL_OAUTH_TOKEN_URL",
-    "KAFKA_SASL_OAUTH_SCOPE",
-    "KAFKA_SSL_CERT_LOCATION",
-    "KAFKA_SSL_KEY_LOCATION",
-    "KAFKA_SSL_KEY_PEM",
-    "KAFKA_SSL_KEY_PASSWORD",
-    "INPUT_TOPIC",
-    "RESULT_TOPIC",
-    "DEAD_LETTER_TOPIC",
-    "KAFKA_CONSUMER_GROUP",
-    "PUSHGATEWAY_URL",
-    "PUSHGATEWAY_USERNAME",
-    "PUSHGATEWAY_PASSWORD",
-)
 # Optional ones the bundle always passes, '' when unset (its variables' defaults); the script writes the same, so
 # both deploy one job. '' means unset to the app.
 OPTIONAL_ENV = (
@@ -49,6 +26,24 @@ OPTIONAL_ENV = (
     "KAFKA_SSL_KEY_LOCATION",
     "KAFKA_SSL_KEY_PEM",
     "KAFKA_SSL_KEY_PASSWORD",
+)
+# Copied into the job's environment when set; the app reads them (app/settings.py). Passwords must be references.
+# Not KAFKA_JAAS_CLASS_PREFIX: the job derives it from where it runs (kafkashaded. on Databricks), no deploy has to
+# remember it.
+PASSTHROUGH = (
+    "KAFKA_BOOTSTRAP_SERVERS",
+    "KAFKA_SECURITY_PROTOCOL",
+    "KAFKA_SASL_MECHANISM",
+    "KAFKA_SASL_USERNAME",
+    "KAFKA_SASL_PASSWORD",
+    *OPTIONAL_ENV,
+    "INPUT_TOPIC",
+    "RESULT_TOPIC",
+    "DEAD_LETTER_TOPIC",
+    "KAFKA_CONSUMER_GROUP",
+    "PUSHGATEWAY_URL",
+    "PUSHGATEWAY_USERNAME",
+    "PUSHGATEWAY_PASSWORD",
 )
 REQUIRED = ("JOB_NAME", "APP_ENV", "INSTANCE_TYPE", "CHECKPOINT_LOCATION", "LOG_DESTINATION")
 

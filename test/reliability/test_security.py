@@ -273,10 +273,9 @@ def test_job_over_mutual_tls_leaks_no_private_key(secure_broker, key_as, corpus,
     assert not leaks, leaks
 
 
-@pytest.mark.timeout(300)
-def test_mutual_tls_without_a_client_certificate_fails_fast(secure_broker, jobs, tmp_path):
-    topics = create_topics(secure_broker.broker.bootstrap, f"no-cert-{secrets.token_hex(4)}")
-    security = mtls_env(secure_broker, None)
+def refused_start(secure: SecureBroker, security: dict[str, str], jobs, tmp_path: Path) -> str:
+    """Start the job with settings the broker refuses: it must exit 1 (before Spark runs a batch); its log."""
+    topics = create_topics(secure.broker.bootstrap, f"refused-{secrets.token_hex(4)}")
     env = job_env(
         security["KAFKA_BOOTSTRAP_SERVERS"],
         topics,
@@ -285,23 +284,19 @@ def test_mutual_tls_without_a_client_certificate_fails_fast(secure_broker, jobs,
     )
     job = jobs(env)
     assert job.proc.wait(timeout=120) == 1, job.log()
-    assert "start-up check failed" in job.log_path.read_text(errors="replace")
+    return job.log_path.read_text(errors="replace")
+
+
+@pytest.mark.timeout(300)
+def test_mutual_tls_without_a_client_certificate_fails_fast(secure_broker, jobs, tmp_path):
+    assert "start-up check failed" in refused_start(secure_broker, mtls_env(secure_broker, None), jobs, tmp_path)
 
 
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("protocol", ["SASL_PLAINTEXT", "SASL_SSL"])
 def test_wrong_password_fails_fast_with_a_clear_message(secure_broker, protocol, jobs, tmp_path):
-    topics = create_topics(secure_broker.broker.bootstrap, f"wrong-pw-{secrets.token_hex(4)}")
     security = listener_env(secure_broker, protocol, wrong_password=True)
-    env = job_env(
-        security["KAFKA_BOOTSTRAP_SERVERS"],
-        topics,
-        tmp_path / "ckpt",
-        **{k: v for k, v in security.items() if k != "KAFKA_BOOTSTRAP_SERVERS"},
-    )
-    job = jobs(env)
-    assert job.proc.wait(timeout=120) == 1, job.log()
-    log = job.log_path.read_text(errors="replace")
+    log = refused_start(secure_broker, security, jobs, tmp_path)
     assert "start-up check failed" in log, log[-3000:]
     assert f"KAFKA_SASL_USERNAME={security['KAFKA_SASL_USERNAME']}" in log
     assert "KAFKA_BOOTSTRAP_SERVERS=" + security["KAFKA_BOOTSTRAP_SERVERS"] in log
@@ -335,17 +330,8 @@ def test_job_over_oauthbearer_with_client_credentials_leaks_no_secret(secure_bro
 
 @pytest.mark.timeout(300)
 def test_oauthbearer_with_a_wrong_client_secret_fails_fast(secure_broker, jobs, tmp_path):
-    topics = create_topics(secure_broker.broker.bootstrap, f"oauth-wrong-{secrets.token_hex(4)}")
     security = oauth_env(secure_broker, secret=f"wrong-{secrets.token_hex(8)}")
-    env = job_env(
-        security["KAFKA_BOOTSTRAP_SERVERS"],
-        topics,
-        tmp_path / "ckpt",
-        **{k: v for k, v in security.items() if k != "KAFKA_BOOTSTRAP_SERVERS"},
-    )
     refused = secure_broker.idp.refused
-    job = jobs(env)
-    assert job.proc.wait(timeout=120) == 1, job.log()
-    log = job.log_path.read_text(errors="replace")
+    log = refused_start(secure_broker, security, jobs, tmp_path)
     assert "start-up check failed" in log and "KAFKA_SASL_OAUTH_TOKEN_URL" in log, log[-3000:]
     assert security["KAFKA_SASL_PASSWORD"] not in log and secure_broker.idp.refused > refused
