@@ -29,7 +29,7 @@ from app.settings import Settings, SettingsError
 from app.settings_fields import walk
 from app.shutdown import StopSignal
 from app.spark import backfill, batch
-from app.spark.pipeline import build_query
+from app.spark.pipeline import build_query, task_split
 from app.spark.session import session
 from app.spark.supervisor import supervise
 from app.workers.metrics import AppMetrics
@@ -129,7 +129,8 @@ def stream(settings: Settings) -> int:
     with ExitStack() as stack:
         spark = stack.enter_context(session(settings))
         stop.install()  # again: pyspark's SparkContext replaces the SIGINT handler with its own job canceller
-        workers: list[Worker] = [poller, committer]
+        # Exactly-once commits the group's offsets in the workers' transactions: a committer would race them.
+        workers: list[Worker] = [poller] if settings.kafka.exactly_once else [poller, committer]
         if settings.metrics.pushgateway_url:
             metrics.registry.register(SparkMetricsCollector(lambda: spark_metrics_urls(spark.sparkContext.uiWebUrl)))
             push = pushgateway(
@@ -146,7 +147,7 @@ def stream(settings: Settings) -> int:
             )
         for worker in reversed(workers):  # unwinds as: last progress, final offset commit, final push, then Spark
             stack.enter_context(worker)
-        min_partitions = settings.kafka.min_partitions or spark.sparkContext.defaultParallelism
+        min_partitions = task_split(settings, spark.sparkContext.defaultParallelism)
 
         def start(quarantined: Mapping[str, str]) -> StreamingQuery:
             query = build_query(spark, settings, min_partitions, records, quarantined).start()

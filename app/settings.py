@@ -40,6 +40,7 @@ _DURATION = re.compile(r"^\d+(\.\d+)?\s*(milliseconds?|seconds?|minutes?|ms|s|m)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _TOPIC = re.compile(r"[a-zA-Z0-9._-]{1,249}")
 RESULT_KEYS = ("source", "uuid", "input-key")
+OUTPUT_GUARANTEES = ("at-least-once", "exactly-once")
 # Upper bound of every duration setting: Event.wait() overflows on larger ones, and none is sane beyond a day.
 MAX_SECONDS = 86_400.0
 _DURATION_RANGE = (0.0, MAX_SECONDS, True)
@@ -145,6 +146,16 @@ class KafkaSettings:
     )
     consumer_group: str = setting("KAFKA_CONSUMER_GROUP", "ner-service", doc="offsets committed here for lag")
     offsets_commit_interval_seconds: float = setting("OFFSETS_COMMIT_INTERVAL_SECONDS", 5.0, doc="commit period")
+    output_guarantee: str = setting(
+        "OUTPUT_GUARANTEE",
+        "at-least-once",
+        doc="at-least-once (Spark's Kafka sink) or exactly-once (Kafka transactions; consumers read read_committed)",
+    )
+    transaction_timeout_ms: int = setting(
+        "KAFKA_TRANSACTION_TIMEOUT_MS",
+        60_000,
+        doc="exactly-once: the broker aborts a transaction left open longer (transaction.timeout.ms)",
+    )
 
     def __post_init__(self) -> None:
         _check_not_empty(
@@ -162,6 +173,7 @@ class KafkaSettings:
             except ValueError as exc:
                 fail(self, "starting_timestamp", str(exc))
         _check_choice(self, "result_key", RESULT_KEYS)
+        self._check_guarantee()
         for name in ("passthrough_headers", "passthrough_fields"):
             if len(set(getattr(self, name))) != len(getattr(self, name)):
                 fail(self, name, "names a header or field twice")
@@ -219,6 +231,28 @@ class KafkaSettings:
             # The job would read its own output, one more record per record, forever.
             if read_back := [t for t in outputs if pattern.fullmatch(t)]:
                 fail(self, "input_topic_pattern", f"matches the output topic {read_back[0]!r}")
+
+    def _check_guarantee(self) -> None:
+        _check_choice(self, "output_guarantee", OUTPUT_GUARANTEES)
+        # The broker refuses a transaction.timeout.ms above its transaction.max.timeout.ms (15 minutes by default).
+        _check_ranges(self, {"transaction_timeout_ms": (1_000, 900_000, False)})
+        if self.exactly_once and self.min_partitions > 1:
+            fail(
+                self,
+                "min_partitions",
+                "exactly-once writes each input partition through one transactional producer: a partition split "
+                "across tasks would fence itself. Leave MIN_PARTITIONS at 0 (no split in this mode) or add "
+                "partitions to the input topic",
+            )
+
+    @property
+    def exactly_once(self) -> bool:
+        return self.output_guarantee == "exactly-once"
+
+    @property
+    def oauth(self) -> bool:
+        """SASL/OAUTHBEARER is in use (the mechanism counts only over a SASL_ protocol)."""
+        return self.sasl_mechanism == "OAUTHBEARER" and self.security_protocol.startswith("SASL_")
 
     def _check_security(self) -> None:
         _check_choice(self, "security_protocol", SECURITY_PROTOCOLS)

@@ -28,6 +28,7 @@ from app.contract import (
 from app.inference.batching import describe
 from app.inference.cache import worker_models
 from app.inference.config import InferenceConfig
+from app.kafka.transactions import TransactionConfig, Writers
 from app.schemas import ANNOTATED_SCHEMA
 
 ARROW_SCHEMA = to_arrow_schema(ANNOTATED_SCHEMA)
@@ -110,13 +111,18 @@ def rows_of(batch: pa.RecordBatch) -> list[Row]:
     ]
 
 
-def to_batch(records: list[Annotated], stats: BatchStats) -> pa.RecordBatch:
+def to_batch(records: list[Annotated], stats: BatchStats, payload: bool = True) -> pa.RecordBatch:
+    """The records as ANNOTATED_SCHEMA rows; without `payload` (written already) only what the metrics read."""
+    nothing = [None] * len(records)
     return pa.RecordBatch.from_arrays(
         [
             pa.array([r.ok for r in records], pa.bool_()),
-            pa.array([r.key for r in records], pa.binary()),
-            pa.array([r.value for r in records], pa.binary()),
-            pa.array([[{"key": k, "value": v} for k, v in r.headers] for r in records], HEADERS_TYPE),
+            pa.array([r.key for r in records] if payload else nothing, pa.binary()),
+            pa.array([r.value for r in records] if payload else nothing, pa.binary()),
+            pa.array(
+                [[{"key": k, "value": v} for k, v in r.headers] for r in records] if payload else nothing,
+                HEADERS_TYPE,
+            ),
             pa.array([r.reason for r in records], pa.string()),
             pa.array([stats.to_json()] + [None] * (len(records) - 1) if records else [], pa.string()),
         ],
@@ -124,8 +130,15 @@ def to_batch(records: list[Annotated], stats: BatchStats) -> pa.RecordBatch:
     )
 
 
-def make_annotator(config: InferenceConfig) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
-    """The function for `DataFrame.mapInArrow(..., ANNOTATED_SCHEMA)`; it closes over plain data only."""
+def make_annotator(
+    config: InferenceConfig, transactions: TransactionConfig | None = None
+) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """The function for `DataFrame.mapInArrow(..., ANNOTATED_SCHEMA)`; it closes over plain data only.
+
+    With `transactions` (exactly-once) the records are written here, each Arrow batch in one transaction per input
+    partition with its offsets, after skipping the rows a committed transaction already has
+    (app/kafka/transactions.py); the rows returned carry only what the metrics read.
+    """
 
     def annotator(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         models = worker_models(config)
@@ -133,4 +146,17 @@ def make_annotator(config: InferenceConfig) -> Callable[[Iterator[pa.RecordBatch
             records, seconds = annotate_rows(rows_of(batch), models, config)
             yield to_batch(records, batch_stats(records, seconds, models.take_load_seconds()))
 
-    return annotator
+    def transactional_annotator(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        assert transactions is not None
+        models = worker_models(config)
+        writers = Writers(transactions)
+        try:
+            for batch in batches:
+                rows = writers.unwritten(rows_of(batch))
+                records, seconds = annotate_rows(rows, models, config)
+                writers.write(rows, records)
+                yield to_batch(records, batch_stats(records, seconds, models.take_load_seconds()), payload=False)
+        finally:
+            writers.close()
+
+    return annotator if transactions is None else transactional_annotator

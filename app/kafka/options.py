@@ -114,8 +114,8 @@ def kafka_python_config(s: Settings) -> dict[str, Any]:
         "bootstrap_servers": s.kafka.bootstrap_servers.split(","),
         "security_protocol": s.kafka.security_protocol,
     }
-    if s.kafka.sasl_mechanism == "OAUTHBEARER" and s.kafka.security_protocol.startswith("SASL_"):
-        provider = ClientCredentials(
+    if s.kafka.oauth:
+        provider = token_provider(
             s.kafka.sasl_oauth_token_url, s.kafka.sasl_username, s.kafka.sasl_password, s.kafka.sasl_oauth_scope
         )
         config.update(sasl_mechanism="OAUTHBEARER", sasl_oauth_token_provider=provider)
@@ -132,6 +132,47 @@ def kafka_python_config(s: Settings) -> dict[str, Any]:
         config["ssl_keyfile"] = s.kafka.ssl_key_location or private_file(s.kafka.ssl_key_pem)
         if s.kafka.ssl_key_password:
             config["ssl_password"] = s.kafka.ssl_key_password
+    return config
+
+
+@functools.cache
+def token_provider(url: str, client_id: str, client_secret: str, scope: str) -> ClientCredentials:
+    """One provider per client, shared by every kafka-python client of this process: a token is fetched once and
+    reused until it is due for renewal, not once per client."""
+    return ClientCredentials(url, client_id, client_secret, scope)
+
+
+def librdkafka_config(s: Settings) -> dict[str, str]:
+    """The same connection for librdkafka (confluent-kafka), which the Python workers' transactional producers use
+    in exactly-once mode. Certificates and keys go as PEM text, so executors need no copy of the files."""
+    config = {"bootstrap.servers": s.kafka.bootstrap_servers, "security.protocol": s.kafka.security_protocol.lower()}
+    if s.kafka.oauth:
+        config.update(
+            {
+                "sasl.mechanism": "OAUTHBEARER",
+                "sasl.oauthbearer.method": "oidc",
+                "sasl.oauthbearer.token.endpoint.url": s.kafka.sasl_oauth_token_url,
+                "sasl.oauthbearer.client.id": s.kafka.sasl_username,
+                "sasl.oauthbearer.client.secret": s.kafka.sasl_password,
+            }
+        )
+        if s.kafka.sasl_oauth_scope:
+            config["sasl.oauthbearer.scope"] = s.kafka.sasl_oauth_scope
+    elif s.kafka.security_protocol.startswith("SASL_"):
+        config.update(
+            {
+                "sasl.mechanism": s.kafka.sasl_mechanism,
+                "sasl.username": s.kafka.sasl_username,
+                "sasl.password": s.kafka.sasl_password,
+            }
+        )
+    if s.kafka.ssl_ca_location:
+        config["ssl.ca.pem"] = Path(s.kafka.ssl_ca_location).read_text()
+    if s.kafka.ssl_cert_location:
+        config["ssl.certificate.pem"] = Path(s.kafka.ssl_cert_location).read_text()
+        config["ssl.key.pem"] = s.kafka.ssl_key_pem or Path(s.kafka.ssl_key_location).read_text()
+        if s.kafka.ssl_key_password:
+            config["ssl.key.password"] = s.kafka.ssl_key_password
     return config
 
 

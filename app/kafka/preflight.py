@@ -41,7 +41,7 @@ def _where(s: Settings) -> str:
 
 def _hint(s: Settings) -> str:
     checks = ["is the broker up and the address right"]
-    if s.kafka.sasl_mechanism == "OAUTHBEARER" and s.kafka.security_protocol.startswith("SASL_"):
+    if s.kafka.oauth:
         checks.append("does the token endpoint know the client KAFKA_SASL_USERNAME with KAFKA_SASL_PASSWORD")
     elif s.kafka.security_protocol.startswith("SASL_"):
         checks.append("are KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD right for this mechanism")

@@ -10,7 +10,7 @@ from pyspark.sql.streaming import DataStreamWriter
 from app.contract import OBSERVATION, RecordBudget
 from app.kafka.options import spark_sink_options, spark_source_options
 from app.settings import Settings
-from app.spark.transform import annotate, batch_metrics, inference_config
+from app.spark.transform import annotate, batch_metrics, inference_config, transaction_config
 
 
 def subscription(s: Settings) -> dict[str, str]:
@@ -26,6 +26,14 @@ def starting_point(s: Settings) -> dict[str, str]:
     if s.kafka.starting_timestamp_ms is not None:
         return {"startingTimestamp": str(s.kafka.starting_timestamp_ms), "startingOffsetsByTimestampStrategy": "latest"}
     return {"startingOffsets": s.kafka.starting_offsets}
+
+
+def task_split(s: Settings, cores: int) -> int:
+    """minPartitions: MIN_PARTITIONS, or every core (0); never a split in exactly-once mode, where one
+    transactional producer writes each input partition."""
+    if s.kafka.exactly_once:
+        return 1
+    return s.kafka.min_partitions or cores
 
 
 def read_source(spark: SparkSession, s: Settings, min_partitions: int) -> DataFrame:
@@ -61,13 +69,18 @@ def build_query(
     records: RecordBudget,
     quarantined: Mapping[str, str] | None = None,
 ) -> DataStreamWriter:
-    """The complete, not yet started, streaming write."""
-    annotated = annotate(read_source(spark, s, min_partitions), inference_config(s, records), quarantined)
-    rows = route(annotated, s.kafka.result_topic, s.kafka.dead_letter_topic)
+    """The complete, not yet started, streaming write: Spark's Kafka sink (at-least-once), or, in exactly-once
+    mode, the Python workers' transactions with Spark's `noop` sink behind them for the observed metrics."""
+    source = read_source(spark, s, min_partitions)
+    if s.kafka.exactly_once:
+        annotated = annotate(source, inference_config(s, records), quarantined, transaction_config(s, records))
+        writer = annotated.observe(OBSERVATION, *batch_metrics()).select("ok").writeStream.format("noop")
+    else:
+        annotated = annotate(source, inference_config(s, records), quarantined)
+        rows = route(annotated, s.kafka.result_topic, s.kafka.dead_letter_topic)
+        writer = rows.writeStream.format("kafka").options(**spark_sink_options(s))
     writer = (
-        rows.writeStream.format("kafka")
-        .options(**spark_sink_options(s))
-        .option("checkpointLocation", s.spark.checkpoint_location)
+        writer.option("checkpointLocation", s.spark.checkpoint_location)
         .queryName(s.spark.query_name)
         .outputMode("append")
     )

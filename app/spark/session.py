@@ -49,7 +49,7 @@ REDACTION_REGEX = r"(?i)secret|password|token|access[.]?key|private key"
 def client_java_options(s: Settings) -> str:
     """JVM options the Kafka clients need: with OAUTHBEARER, Kafka 4 clients reach only the token endpoints listed
     in a system property (a URL in it cannot hold a space: the settings accept none)."""
-    if s.kafka.sasl_mechanism == "OAUTHBEARER" and s.kafka.security_protocol.startswith("SASL_"):
+    if s.kafka.oauth:
         return f"-D{OAUTH_ALLOWED_URLS_PROPERTY}={s.kafka.sasl_oauth_token_url}"
     return ""
 

@@ -9,6 +9,8 @@ from pyspark.sql import functions as F
 from app.contract import Limits, RecordBudget
 from app.inference.config import InferenceConfig
 from app.inference.isolation import Budget
+from app.kafka.options import librdkafka_config
+from app.kafka.transactions import TransactionConfig
 from app.schemas import ANNOTATED_SCHEMA, HEADERS_SCHEMA
 from app.setting_lists import parse_models
 from app.settings import Settings
@@ -39,13 +41,31 @@ def inference_config(s: Settings, records: RecordBudget) -> InferenceConfig:
     )
 
 
-def annotate(raw: DataFrame, config: InferenceConfig, quarantined: Mapping[str, str] | None = None) -> DataFrame:
+def transaction_config(s: Settings, records: RecordBudget) -> TransactionConfig:
+    """What the Python workers need to write exactly once (OUTPUT_GUARANTEE=exactly-once)."""
+    return TransactionConfig(
+        client=tuple(librdkafka_config(s).items()),
+        group=s.kafka.consumer_group,
+        result_topic=s.kafka.result_topic,
+        dead_letter_topic=s.kafka.dead_letter_topic,
+        timeout_ms=s.kafka.transaction_timeout_ms,
+        record_bytes=records.record_bytes,
+    )
+
+
+def annotate(
+    raw: DataFrame,
+    config: InferenceConfig,
+    quarantined: Mapping[str, str] | None = None,
+    transactions: TransactionConfig | None = None,
+) -> DataFrame:
     """One ANNOTATED_SCHEMA row per input row: `ok`, the record's `key` and `value` bytes, and metrics columns.
 
     Input rows are Kafka-shaped (key, value, topic, partition, offset, timestamp, and headers when they have
     them): the stream reads them from Kafka, the batch job builds them from files. `quarantined` maps
     "topic/partition/offset" to the failure that made it poison: those rows become `poison` dead letters without
-    being parsed or inferred.
+    being parsed or inferred. With `transactions` the Python workers write the records themselves (exactly-once)
+    and the rows keep only what the metrics read.
     """
     if quarantined:
         entries = F.create_map(*[F.lit(x) for item in sorted(quarantined.items()) for x in item])
@@ -56,7 +76,7 @@ def annotate(raw: DataFrame, config: InferenceConfig, quarantined: Mapping[str, 
     rows = raw.select(
         "key", "value", "topic", "partition", "offset", "timestamp", poison.alias("poison"), headers.alias("headers")
     )
-    return rows.mapInArrow(make_annotator(config), ANNOTATED_SCHEMA)
+    return rows.mapInArrow(make_annotator(config, transactions), ANNOTATED_SCHEMA)
 
 
 def batch_metrics() -> list[Column]:

@@ -115,8 +115,10 @@ def consumer_at(
     timeout: float = 30.0,
     **config: Any,
 ) -> KafkaConsumer:
-    """A group-less consumer assigned every partition of `topics` once they exist, positioned at the
+    """A group-less, read_committed consumer assigned every partition of `topics` once they exist, positioned at the
     "beginning", the "end", or {partition: offset} (others at the beginning)."""
+    # read_committed: records of an open or aborted transaction (OUTPUT_GUARANTEE=exactly-once) are never read.
+    config.setdefault("isolation_level", "read_committed")
     consumer = KafkaConsumer(bootstrap_servers=servers(bootstrap), group_id=None, enable_auto_commit=False, **config)
     assigned = []
     deadline = time.monotonic() + timeout
