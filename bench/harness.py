@@ -62,6 +62,7 @@ class Spec:
     partitions: int = 2
     info: dict = field(default_factory=dict)
     group_members: int = 0  # > 0: its processes share a consumer group; measure once it is balanced
+    transactional: bool = False  # writes results in transactions: a result's time is when it is first readable
 
 
 def contender_argv(program: Sequence[str], bootstrap: str, t: Topics, workers: int) -> list[str]:
@@ -135,7 +136,8 @@ class Run:
         self.load_before = os.getloadavg()
         say(f"{spec.label}: starting ({' '.join(command[-6:])}) log {self.topics.log.relative_to(REPO)}")
         self.proc = launch(command, env, self.topics.log)
-        self.sampler, self.collector = TreeSampler(self.proc.pid), Collector(bootstrap, self.topics.output)
+        self.sampler = TreeSampler(self.proc.pid)
+        self.collector = Collector(bootstrap, self.topics.output, seen_time=spec.transactional)
         self.sender = Sender(bootstrap, self.topics.input)
         self.idle_cores: float | None = None
         self.restarts: list[str] = []

@@ -2,6 +2,11 @@
 
 Input records carry the producer's timestamp (CreateTime, set at send); result topics use LogAppendTime, so every
 contender's results are stamped by the same clock (the broker's) the moment they are written.
+
+Results are read with isolation_level=read_committed, as a consumer of an exactly-once contender must read them
+(for a contender that does not write in transactions it changes nothing). A transactional result is stamped when
+it is appended, before its transaction commits and it becomes readable: for such a contender the collector's own
+clock at the first sight of a result (the harness's clock, the one that stamps the input) is its time instead.
 """
 
 import json
@@ -84,11 +89,16 @@ class Sender:
 
 
 class Collector(threading.Thread):
-    """Reads a result topic from the beginning in the background: first timestamp and value per key."""
+    """Reads a result topic's committed records from the beginning in the background: first timestamp and value
+    per key. The timestamp is the record's (the broker's append time), or with `seen_time` the collector's clock
+    when it first read the record (ms), for results written in transactions."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: str, topic: str, seen_time: bool = False) -> None:
         super().__init__(name=f"collector-{topic}", daemon=True)
-        self.consumer = clients.consumer_at(bootstrap, [topic], fetch_max_bytes=64 * 1024 * 1024)
+        self.consumer = clients.consumer_at(
+            bootstrap, [topic], fetch_max_bytes=64 * 1024 * 1024, isolation_level="read_committed"
+        )
+        self.seen_time = seen_time
         self.seen: dict[str, tuple[int, bytes]] = {}
         self.duplicates = 0
         self._lock = threading.Lock()
@@ -96,15 +106,20 @@ class Collector(threading.Thread):
 
     def run(self) -> None:
         while not self._halt.is_set():
-            for records in self.consumer.poll(timeout_ms=200).values():
-                with self._lock:
-                    for r in records:
-                        key = r.key.decode() if r.key is not None else ""
-                        if key in self.seen:
-                            self.duplicates += 1  # at-least-once redelivery
-                        else:
-                            self.seen[key] = (r.timestamp, r.value)
+            self.take(self.consumer.poll(timeout_ms=200).values())
         self.consumer.close()
+
+    def take(self, batches: Iterable[Iterable]) -> None:
+        """Record polled records: the first of each key, and how many keys came again."""
+        now = int(time.time() * 1000)
+        with self._lock:
+            for records in batches:
+                for r in records:
+                    key = r.key.decode() if r.key is not None else ""
+                    if key in self.seen:
+                        self.duplicates += 1  # at-least-once redelivery
+                    else:
+                        self.seen[key] = (now if self.seen_time else r.timestamp, r.value)
 
     def count(self, keys: set[str]) -> int:
         with self._lock:
