@@ -5,6 +5,128 @@ import json
 from pathlib import Path
 
 BEGIN, END = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
+# The plain peers (bench/run.py's contender names): the service's targets are judged against the best of them.
+PLAIN_PEERS = ("consumer", "confluent-consumer", "quix")
+EXACTLY_ONCE = (("service", "service-eos"), ("quix", "quix-eos"))  # (at-least-once row, its exactly-once row)
+PEER_TARGET, CEILING_TARGET, EOS_TARGET = 1.10, 0.90, 0.95
+P99_TARGETS = ((0.5, 1000.0), (0.8, 2000.0))  # (load, p99 ms)
+
+
+def measured(out: dict) -> dict[str, dict]:
+    """The contenders that drained, by name."""
+    return {e["name"]: e for e in out["contenders"] if "docs_per_s" in e}
+
+
+def best_peer(out: dict) -> dict | None:
+    """The plain peer that drained fastest in this run (None when none did)."""
+    peers = [e for name, e in measured(out).items() if name in PLAIN_PEERS]
+    return max(peers, key=lambda e: e["docs_per_s"], default=None)
+
+
+def cheapest_peer(out: dict) -> dict | None:
+    """The plain peer with the least CPU per document in this run."""
+    peers = [e for name, e in measured(out).items() if name in PLAIN_PEERS and e.get("cpu_s_per_1k_docs")]
+    return min(peers, key=lambda e: e["cpu_s_per_1k_docs"], default=None)
+
+
+def latency_at(entry: dict, load: float, meta: dict) -> dict | None:
+    """The contender's latency phase at `load` x the service's drain rate: its curve's point, or its one phase
+    when that ran at `load` (--load)."""
+    for point in entry.get("curve", {}).get("points", []):
+        if abs(point["load"] - load) < 1e-9 and "p99" in point:
+            return point
+    lat = entry.get("latency_ms")
+    if lat and "p99" in lat and abs(lat.get("load", meta.get("load_fraction", 0)) - load) < 1e-9:
+        return lat
+    return None
+
+
+def ratio(a: dict | None, b: dict | None, key: str = "docs_per_s") -> float | None:
+    return round(a[key] / b[key], 3) if a and b and a.get(key) and b.get(key) else None
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "not met"
+
+
+def targets(out: dict) -> list[tuple[str, str, str]]:
+    """(target, this run, verdict) for each target of the issues, judged in this run; "-" when a row is missing."""
+    rows = measured(out)
+    svc, eos, ceiling = rows.get("service"), rows.get("service-eos"), rows.get("ceiling")
+    peer, cheap = best_peer(out), cheapest_peer(out)
+    lines: list[tuple[str, str, str]] = []
+
+    def drain(target: str, a: dict | None, b: dict | None, goal: float) -> None:
+        r = ratio(a, b)
+        if a and b and r is not None:
+            lines.append(
+                (target, f"{a['docs_per_s']:.1f} vs {b['docs_per_s']:.1f} docs/s = {r:.2f}x", _verdict(r >= goal))
+            )
+        else:
+            lines.append((target, "-", "not measured"))
+
+    peer_name = f" ({peer['label']})" if peer else ""
+    drain(f"drain >= {PEER_TARGET:.2f}x the best plain peer{peer_name}", svc, peer, PEER_TARGET)
+    drain(f"drain >= {CEILING_TARGET:.2f}x the ceiling", svc, ceiling, CEILING_TARGET)
+    cheap_name = f" ({cheap['label']})" if cheap else ""
+    target = f"CPU per 1k documents below the cheapest plain peer's{cheap_name}"
+    if svc and cheap:
+        a, b = svc["cpu_s_per_1k_docs"], cheap["cpu_s_per_1k_docs"]
+        lines.append((target, f"{a:.1f} vs {b:.1f} s", _verdict(a < b) + (" (equal)" if a == b else "")))
+    else:
+        lines.append((target, "-", "not measured"))
+    for load, goal in P99_TARGETS:
+        target = f"p99 <= {goal / 1000:.1f} s at {load:.0%} load"
+        lat = latency_at(svc, load, out["meta"]) if svc else None
+        if lat:
+            seen = f"{lat['p99'] / 1000:.2f} s at {lat['rate_docs_per_s']} docs/s"
+            lines.append((target, seen, _verdict(lat["p99"] <= goal)))
+        else:
+            lines.append((target, "-", "not measured"))
+    drain(f"exactly-once drain >= {EOS_TARGET:.2f}x at-least-once (this service)", eos, svc, EOS_TARGET)
+    return lines
+
+
+def _targets(out: dict) -> list[str]:
+    peers = ", ".join(e["label"] for name, e in measured(out).items() if name in PLAIN_PEERS) or "none measured"
+    lines = [f"Against the targets (plain peers: {peers}):", "", "| target | this run | verdict |", "|---|---|---|"]
+    return lines + [f"| {t} | {run} | {verdict} |" for t, run, verdict in targets(out)] + [""]
+
+
+def exactly_once(out: dict) -> list[str]:
+    """Each contender with an exactly-once row beside its at-least-once row: drain, CPU, p99 at 50%, duplicates."""
+    rows, meta = measured(out), out["meta"]
+    pairs = [(rows[a], rows[b]) for a, b in EXACTLY_ONCE if a in rows and b in rows]
+    if not pairs:
+        return []
+
+    def p99(e: dict) -> str:
+        lat = latency_at(e, 0.5, meta)
+        return f"{lat['p99']:.0f}" if lat else "-"
+
+    lines = [
+        "",
+        "Exactly-once against at-least-once, same input rates (an exactly-once result counts once its transaction "
+        "commits):",
+        "",
+        "| contender | docs/s at-least-once / exactly-once | exactly-once / at-least-once "
+        "| CPU s / 1k docs | p99 ms at 50% load | duplicates |",
+        "|---|---|---:|---|---|---|",
+    ]
+    for alo, eos in pairs:
+        lines.append(
+            f"| {alo['label']} | {alo['docs_per_s']:.1f} / {eos['docs_per_s']:.1f} | {ratio(eos, alo):.2f} "
+            f"| {alo.get('cpu_s_per_1k_docs', 0):.1f} / {eos.get('cpu_s_per_1k_docs', 0):.1f} "
+            f"| {p99(alo)} / {p99(eos)} | {alo.get('duplicates', '-')} / {eos.get('duplicates', '-')} |"
+        )
+    svc_eos, quix_eos = rows.get("service-eos"), rows.get("quix-eos")
+    if svc_eos and quix_eos:
+        lines += [
+            "",
+            f"This service exactly-once / Quix Streams exactly-once: {ratio(svc_eos, quix_eos):.2f}x the drain rate, "
+            f"{ratio(svc_eos, quix_eos, 'cpu_s_per_1k_docs') or 0:.2f}x the CPU per document.",
+        ]
+    return lines
 
 
 def _rss(entry: dict) -> str:
@@ -57,9 +179,11 @@ def table(out: dict) -> str:
         f"fixed rate for latency: {rate} docs/s for {meta['latency_seconds']:.0f} s "
         f"({meta['load_fraction']:.0%} of this service's drain rate).",
         "",
+        *_targets(out),
         HEADER,
     ]
     lines += [_row(e) for e in out["contenders"]]
+    lines += exactly_once(out)
     lines += _curve(out)
     lines += _languages(out)
     if out.get("scaling"):
