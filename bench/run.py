@@ -2,8 +2,8 @@
 
 Order matters: the ceiling first (its best `nlp.pipe` batch size measured), then this service, whose drain rate
 sets the fixed input rates (25, 50, 75, 80 and 90% of it) that the other contenders are held at for latency, so
-every point of the latency curve compares the contenders at the same input rate. Then the mixed-language corpus
-through the service, drained whole and per language.
+every point of the latency curve compares the contenders at the same input rate; this service in exactly-once mode
+comes next, at those rates too. Then the mixed-language corpus through the service, drained whole and per language.
 """
 
 import argparse
@@ -23,9 +23,19 @@ from bench.harness import REPO, Spec, say
 from bench.machine import describe
 from bench.make_mixed import MIXED, sources, true_languages
 
-CONTENDERS = ("ceiling", "service", "demo", "consumer", "quix", "mixed")
+CONTENDERS = (
+    "ceiling",
+    "service",
+    "service-eos",
+    "demo",
+    "consumer",
+    "confluent-consumer",
+    "quix",
+    "quix-eos",
+    "mixed",
+)
 CURVE = "0.25,0.5,0.75,0.8,0.9"  # fractions of the service's drain rate; the issue's targets sit at 50 and 80%
-CURVED = ("service", "consumer", "quix")
+CURVED = ("service", "service-eos", "consumer", "confluent-consumer", "quix")  # the others: one phase, at --load
 CEILING_BATCH_SIZES = "8,32,64,128,512"
 
 
@@ -54,12 +64,18 @@ def service_spec(
         lambda b, t: service.command(b, t, master, min_partitions, overrides),
         partitions,
         {"master": master, "min_partitions": min_partitions or "cores", "overrides": overrides or {}},
+        transactional=(overrides or {}).get("OUTPUT_GUARANTEE") == "exactly-once",
     )
 
 
 def specs(workers: int) -> dict[str, Spec]:
     return {
         "service": service_spec("service", "this service (local[2], 2 partitions)"),
+        "service-eos": service_spec(
+            "service-eos",
+            "this service, exactly-once (local[2], 2 partitions)",
+            overrides={"OUTPUT_GUARANTEE": "exactly-once"},
+        ),
         "demo": Spec(
             "demo",
             "original demo (row udf, full pipeline, foreachBatch)",
@@ -68,7 +84,20 @@ def specs(workers: int) -> dict[str, Spec]:
         "consumer": Spec(
             "consumer", f"kafka-python consumer x{workers}", contender_args("consumer", workers), group_members=workers
         ),
+        "confluent-consumer": Spec(
+            "confluent-consumer",
+            f"confluent-kafka consumer x{workers}",
+            contender_args("confluent_consumer", workers),
+            group_members=workers,
+        ),
         "quix": Spec("quix", f"Quix Streams x{workers}", contender_args("quix_app", workers), group_members=workers),
+        "quix-eos": Spec(
+            "quix-eos",
+            f"Quix Streams x{workers}, exactly-once",
+            contender_args("quix_app", workers, ("--guarantee", "exactly-once")),
+            group_members=workers,
+            transactional=True,
+        ),
     }
 
 

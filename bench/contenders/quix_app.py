@@ -1,6 +1,8 @@
 """A Quix Streams application with the same step, one process per core in one consumer group.
 
 Quix Streams processes one message at a time (StreamingDataFrame.apply), so spaCy sees one text per call.
+`--guarantee exactly-once` runs it with processing_guarantee="exactly-once": results and offsets are written in
+one Kafka transaction per commit (every second), visible to read_committed readers only once it commits.
 """
 
 import argparse
@@ -31,6 +33,7 @@ def work(args: argparse.Namespace) -> None:
         auto_create_topics=False,
         use_changelog_topics=False,
         commit_interval=1.0,
+        processing_guarantee=args.guarantee,
     )
     source = app.topic(args.input, value_deserializer="bytes")
     sink = app.topic(args.output, value_serializer="json")
@@ -49,8 +52,17 @@ def work(args: argparse.Namespace) -> None:
     app.run()  # Quix handles SIGTERM itself: stops consuming, flushes, commits
 
 
+GUARANTEES = ("at-least-once", "exactly-once")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = arguments(__doc__)
+    p.add_argument("--guarantee", choices=GUARANTEES, default="at-least-once", help="Quix's processing_guarantee")
+    return p
+
+
 def main() -> None:
-    run_workers(work, arguments(__doc__).parse_args())
+    run_workers(work, parser().parse_args())
 
 
 if __name__ == "__main__":

@@ -5,6 +5,9 @@ import json
 import pytest
 
 FIGURES = ("docs_per_s", "tokens_per_s", "ratio_to_ceiling", "cpu_s_per_1k_docs", "peak_rss")
+# The exactly-once rows are left to `make bench`: a second Spark service would double this test's time, and Quix
+# exactly-once is the Quix contender with one option (test/bench/test_specs.py checks the wiring of both).
+NOT_SMOKED = ("service-eos", "quix-eos")
 
 
 @pytest.mark.timeout(900)
@@ -14,8 +17,11 @@ def test_every_contender_runs_and_reports(kafka_bootstrap, tmp_path):
     from bench import harness, run
 
     out, md, png = tmp_path / "smoke.json", tmp_path / "benchmarks.md", tmp_path / "benchmarks.png"
+    smoked = [c for c in run.CONTENDERS if c not in NOT_SMOKED]
     code = run.main(
         [
+            "--contenders",
+            ",".join(smoked),
             "--docs",
             "30",
             "--latency-seconds",
@@ -42,7 +48,7 @@ def test_every_contender_runs_and_reports(kafka_bootstrap, tmp_path):
 
     results = json.loads(out.read_text())
     by_name = {c["name"]: c for c in results["contenders"]}
-    assert set(by_name) == set(run.CONTENDERS) - {"mixed"}
+    assert set(by_name) == set(smoked) - {"mixed"}
     assert code == 0, [c.get("error") for c in results["contenders"]] + [results["languages"].get("error")]
     for name, entry in by_name.items():
         assert all(entry.get(f) for f in FIGURES), (name, entry)
@@ -51,10 +57,16 @@ def test_every_contender_runs_and_reports(kafka_bootstrap, tmp_path):
             assert entry["entities_differ"] == 0, name
         if name != "ceiling":
             assert entry["latency_ms"]["missing"] == 0 and entry["latency_ms"]["p99"] > 0, name
-        if name in ("consumer", "quix"):  # consumer groups: checked idle after the warm-up before measuring
+        if name in (
+            "consumer",
+            "confluent-consumer",
+            "quix",
+        ):  # consumer groups: checked idle after the warm-up before measuring
             assert entry["idle_cores_after_warm_up"] <= harness.IDLE_CORES_MAX, (name, entry)
             assert isinstance(entry["restarts"], list), name
-    for name in run.CURVED:  # the latency curve: every contender at the same input rates, main point included
+    for name in (
+        c for c in run.CURVED if c in smoked
+    ):  # the latency curve: every contender at the same input rates, main point included
         curve = by_name[name]["curve"]
         assert [p["load"] for p in curve["points"]] == [0.25, 0.5]
         assert curve["base_docs_per_s"] == by_name["service"]["docs_per_s"]
@@ -69,4 +81,5 @@ def test_every_contender_runs_and_reports(kafka_bootstrap, tmp_path):
     assert results["meta"]["packages"]["spacy"] and results["meta"]["cores"]
     text = md.read_text()
     assert "| this service" in text and "Latency against load" in text and "| fr | 207 |" in text
+    assert "| drain >= 1.10x the best plain peer (" in text and "| confluent-kafka consumer x" in text
     assert png.stat().st_size > 10_000 and (tmp_path / "benchmarks-latency.png").stat().st_size > 10_000
