@@ -71,6 +71,7 @@ def test_the_collector_reads_committed_records_and_times_transactional_ones_when
     monkeypatch.setattr(kafka_io.time, "time", lambda: 1000.5)
     plain, transactional = kafka_io.Collector("b", "out"), kafka_io.Collector("b", "out", seen_time=True)
     assert [c["isolation_level"] for c in made] == ["read_committed", "read_committed"]
+    assert [c.get("fetch_max_wait_ms") for c in made] == [None, 50]  # read as soon as it commits
 
     for collector in (plain, transactional):
         collector.take([[_record("a", 7), _record("b", 8)], [_record("a", 9)]])
