@@ -15,11 +15,11 @@ BENCH_ARGS ?=
 # test in `make test` needs them too.
 bench-deps: venv-dev ## Install the bench packages (quixstreams, matplotlib, psutil, py-spy) into .venv
 
-bench: bench-deps kafka-jars ## Full benchmark (~22 min on 2 idle cores): ceiling sweep, every contender with the latency curve, mixed languages, scaling; writes bench/results/full.json, docs/benchmarks.md and its plots
+bench: bench-deps kafka-jars ## Full benchmark (~32 min on 2 idle cores): ceiling sweep, every contender with the latency curve, mixed languages, scaling; writes bench/results/full.json, docs/benchmarks.md and its plots
 	$(BENCH_WITH_BROKER) $(PY) -m bench.run --out bench/results/full.json --report docs/benchmarks.md \
 		--plot docs/benchmarks.png $(BENCH_ARGS)
 
-bench-quick: bench-deps kafka-jars ## Quick benchmark (~3 min): 400 docs, one 15 s latency phase at 50%, no scaling, no ceiling sweep; results under bench/results/raw/
+bench-quick: bench-deps kafka-jars ## Quick benchmark (~5 min): 400 docs, one 15 s latency phase at 50%, no scaling, no ceiling sweep; results under bench/results/raw/
 	$(BENCH_WITH_BROKER) $(PY) -m bench.run --docs 400 --latency-seconds 15 --no-scaling --curve 0.5 \
 		--ceiling-batch-sizes 64 --mixed-repeat 1 --out bench/results/raw/quick.json $(BENCH_ARGS)
 
