@@ -286,3 +286,22 @@ def test_a_client_key_given_twice_or_not_pem_is_refused(tmp_path):
     with pytest.raises(SettingsError, match="is not a PEM private key") as caught:
         Settings.load({**env, "KAFKA_SSL_KEY_PEM": "hunter2"})
     assert "hunter2" not in str(caught.value)  # a secret is never echoed
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"OUTPUT_GUARANTEE": "exactly_once"}, "OUTPUT_GUARANTEE='exactly_once': must be one of at-least-once"),
+        ({"OUTPUT_GUARANTEE": "exactly-once", "MIN_PARTITIONS": "4"}, "MIN_PARTITIONS=4: exactly-once writes each"),
+        ({"KAFKA_TRANSACTION_TIMEOUT_MS": "900001"}, "KAFKA_TRANSACTION_TIMEOUT_MS=900001: must be >= 1000"),
+    ],
+)
+def test_output_guarantee_settings_fail_fast_naming_the_setting(env, message):
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        Settings.load(env)
+
+
+def test_exactly_once_is_chosen_by_name_and_at_least_once_is_the_default():
+    assert not Settings.load({}).kafka.exactly_once
+    s = Settings.load({"OUTPUT_GUARANTEE": "exactly-once", "MIN_PARTITIONS": "1"}).kafka
+    assert s.exactly_once and s.transaction_timeout_ms == 60_000

@@ -8,6 +8,7 @@ import pytest
 from app.kafka.options import (
     _quote,
     kafka_python_config,
+    librdkafka_config,
     producer_max_request_size,
     spark_sink_options,
     spark_source_options,
@@ -131,3 +132,63 @@ def test_mutual_tls_passes_the_pem_texts_to_spark_and_files_to_kafka_python(tmp_
     assert spark_source_options(from_secret)["kafka.ssl.keystore.key"] == key.read_text()
     written = kafka_python_config(from_secret)["ssl_keyfile"]
     assert open(written).read() == key.read_text() and oct(os.stat(written).st_mode & 0o777) == "0o600"
+
+
+def test_librdkafka_gets_the_same_account_with_pem_texts_for_the_workers(tmp_path):
+    cert, key, ca = tmp_path / "client.crt", tmp_path / "client.key", tmp_path / "ca.pem"
+    cert.write_text("-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n")
+    key.write_text("-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n")
+    ca.write_text("-----BEGIN CERTIFICATE-----\nCA\n")
+    s = Settings.load(
+        {
+            "KAFKA_BOOTSTRAP_SERVERS": "b1:9093,b2:9093",
+            "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+            "KAFKA_SASL_USERNAME": "svc",
+            "KAFKA_SASL_PASSWORD": "pw",
+            "KAFKA_SSL_CA_LOCATION": str(ca),
+            "KAFKA_SSL_CERT_LOCATION": str(cert),
+            "KAFKA_SSL_KEY_LOCATION": str(key),
+        }
+    )
+    assert librdkafka_config(s) == {
+        "bootstrap.servers": "b1:9093,b2:9093",
+        "security.protocol": "sasl_ssl",
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.username": "svc",
+        "sasl.password": "pw",
+        "ssl.ca.pem": ca.read_text(),
+        "ssl.certificate.pem": cert.read_text(),
+        "ssl.key.pem": key.read_text(),
+    }
+    oauth = Settings.load(
+        {
+            "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "KAFKA_SASL_MECHANISM": "OAUTHBEARER",
+            "KAFKA_SASL_USERNAME": "client-1",
+            "KAFKA_SASL_PASSWORD": "s3cret",
+            "KAFKA_SASL_OAUTH_TOKEN_URL": "https://idp.example/oauth2/token",
+            "KAFKA_SASL_OAUTH_SCOPE": "kafka",
+        }
+    )
+    config = librdkafka_config(oauth)
+    assert config["sasl.oauthbearer.method"] == "oidc" and config["sasl.oauthbearer.client.secret"] == "s3cret"
+    assert config["sasl.oauthbearer.token.endpoint.url"] == "https://idp.example/oauth2/token"
+    assert config["sasl.oauthbearer.scope"] == "kafka"
+    from confluent_kafka import Producer
+
+    Producer(config)  # librdkafka knows every option (it refuses an unknown one at once)
+
+
+def test_kafka_python_clients_of_one_account_share_one_token_provider():
+    env = {
+        "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "KAFKA_SASL_MECHANISM": "OAUTHBEARER",
+        "KAFKA_SASL_USERNAME": "client-1",
+        "KAFKA_SASL_PASSWORD": "s3cret",
+        "KAFKA_SASL_OAUTH_TOKEN_URL": "https://idp.example/oauth2/token",
+    }
+    first, second = kafka_python_config(Settings.load(env)), kafka_python_config(Settings.load(env))
+    assert first["sasl_oauth_token_provider"] is second["sasl_oauth_token_provider"]
+    other = kafka_python_config(Settings.load({**env, "KAFKA_SASL_USERNAME": "client-2"}))
+    assert other["sasl_oauth_token_provider"] is not first["sasl_oauth_token_provider"]

@@ -16,7 +16,9 @@ def config(bootstrap: str, result: str, dead: str, group: str, timeout_ms: int =
 
 
 def record(n: int, ok: bool = True) -> Annotated:
-    return Annotated(ok, f"k{n}".encode(), f"v{n}".encode(), None if ok else "invalid_json", "en", headers=(("h", b"x"),))
+    return Annotated(
+        ok, f"k{n}".encode(), f"v{n}".encode(), None if ok else "invalid_json", "en", headers=(("h", b"x"),)
+    )
 
 
 def test_transactional_ids_are_stable_per_group_and_partition():
@@ -29,9 +31,7 @@ def topics(kafka_topics):
     return kafka_topics("tx-input", 1), kafka_topics("tx-result", 1), kafka_topics("tx-dead", 1)
 
 
-def test_a_transaction_writes_results_and_dead_letters_and_commits_the_offset_after_the_last(
-    kafka_bootstrap, topics
-):
+def test_a_transaction_writes_results_and_dead_letters_and_commits_the_offset_after_the_last(kafka_bootstrap, topics):
     source, result, dead = topics
     group = f"g-{source}"
     writer = PartitionWriter(config(kafka_bootstrap, result, dead, group), source, 0)

