@@ -10,13 +10,15 @@ NEWEST_SPARK ?= 4.2.0
 RUNTIME_PY = $(RUNTIME_VENV)/bin/python
 RUNTIME_PINS = $(RUNTIME_PY) deploy/image/runtime_pins.py
 # The streaming end-to-end tests (real broker, the job's Spark): the demo input through the job and its committed
-# offsets, mixed languages, quarantine of a poison offset and of a worker-killing message, graceful stop.
+# offsets, mixed languages, quarantine of a poison offset and of a worker-killing message, graceful stop, and the
+# exactly-once write path (confluent-kafka's transactions in the runtime's Python workers).
 RUNTIME_E2E ?= \
 	test/test_run.py::test_demo_input_end_to_end_and_offsets_committed \
 	test/test_run.py::test_sigterm_stops_cleanly_with_final_commit \
 	test/spark/test_pipeline.py::test_stream_routes_every_message_and_matches_spacy \
 	test/spark/test_pipeline.py::test_a_mixed_language_stream_runs_each_message_through_its_language_s_model \
 	test/spark/test_pipeline.py::test_quarantined_offsets_become_poison_without_reaching_python \
+	test/spark/test_pipeline.py::test_exactly_once_writes_the_same_records_and_commits_the_group_in_its_transactions \
 	test/reliability/test_poison.py::test_a_crashed_worker_is_quarantined_not_a_crash_loop \
 	test/reliability/test_graceful_stop.py::test_sigterm_restart_writes_no_duplicates
 
