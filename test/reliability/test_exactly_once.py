@@ -28,8 +28,9 @@ EXACTLY_ONCE = {"OUTPUT_GUARANTEE": "exactly-once", "KAFKA_TRANSACTION_TIMEOUT_M
 
 @pytest.fixture(scope="module")
 def eos_broker() -> Iterator[Broker]:
-    """A broker of this module's own (ports 29296/29297), as it is restarted: the shared one never is."""
-    broker = Broker(REPO / ".local" / "rel-eos", port=29296, controller_port=29297)
+    """A broker of this module's own (ports 29894/29895, which no other test uses), as it is restarted: the shared
+    one never is."""
+    broker = Broker(REPO / ".local" / "rel-eos", port=29894, controller_port=29895)
     broker.reset()
     broker.start()
     try:

@@ -1,6 +1,7 @@
 """Kafka client security end to end: the job over a SCRAM-SHA-512 listener and a SASL_SSL (PLAIN, TLS with a PEM
-CA) listener, the offsets committer included; a wrong password fails fast and clearly; secrets never leak into
-logs, Spark event logs (progress, environment) or the checkpoint."""
+CA) listener, the offsets committer and the exactly-once workers' transactional producers included; a wrong
+password fails fast and clearly; secrets never leak into logs, Spark event logs (progress, environment) or the
+checkpoint."""
 
 from __future__ import annotations
 
@@ -14,9 +15,14 @@ import pytest
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic, UserScramCredentialUpsertion
 
+from app.contract import Annotated
 from app.kafka.options import OAUTH_ALLOWED_URLS_PROPERTY
+from app.kafka.preflight import record_budget
+from app.kafka.transactions import PartitionWriter
+from app.settings import Settings
+from app.spark.transform import transaction_config
 from deploy.local.stack.broker import Broker
-from deploy.local.stack.clients import committed, end_offsets, produce
+from deploy.local.stack.clients import committed, consume_all, end_offsets, produce
 from deploy.local.stack.procs import REPO
 from test.helpers.jobs import job_env
 from test.helpers.oidc import AUDIENCE, IdentityProvider
@@ -335,3 +341,32 @@ def test_oauthbearer_with_a_wrong_client_secret_fails_fast(secure_broker, jobs, 
     log = refused_start(secure_broker, security, jobs, tmp_path)
     assert "start-up check failed" in log and "KAFKA_SASL_OAUTH_TOKEN_URL" in log, log[-3000:]
     assert security["KAFKA_SASL_PASSWORD"] not in log and secure_broker.idp.refused > refused
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("listener", ["SASL_PLAINTEXT", "SASL_SSL", "mTLS", "OAUTHBEARER"])
+def test_exactly_once_writers_connect_over_every_secured_listener(secure_broker, listener):
+    """OUTPUT_GUARANTEE=exactly-once: the Python workers' transactional producers (librdkafka) and their committed
+    offset reads use the same settings as Spark's clients, over every listener the job supports."""
+    security = {
+        "SASL_PLAINTEXT": lambda: listener_env(secure_broker, "SASL_PLAINTEXT"),
+        "SASL_SSL": lambda: listener_env(secure_broker, "SASL_SSL"),
+        "mTLS": lambda: mtls_env(secure_broker, "pem"),
+        "OAUTHBEARER": lambda: oauth_env(secure_broker),
+    }[listener]()
+    plain = secure_broker.broker.bootstrap
+    source, result, dead = create_topics(plain, f"secure-eos-{listener.lower()}-{secrets.token_hex(4)}")
+    topics = {"INPUT_TOPIC": source, "RESULT_TOPIC": result, "DEAD_LETTER_TOPIC": dead}
+    s = Settings.load({**security, **topics, "OUTPUT_GUARANTEE": "exactly-once", "KAFKA_CONSUMER_GROUP": f"g-{source}"})
+    budget = record_budget(s)  # the start-up check, over the same listener
+    assert budget is not None
+    config = transaction_config(s, budget)
+    writer = PartitionWriter(config, source, 0)
+    writer.write([(n, Annotated(n != 1, f"k{n}".encode(), f"v{n}".encode(), None, "en")) for n in range(3)])
+    writer.close()
+    assert sorted(r.value for r in consume_all(plain, result, expected_count=2)) == [b"v0", b"v2"]
+    assert [r.value for r in consume_all(plain, dead, expected_count=1)] == [b"v1"]
+    assert committed(plain, config.group) == {(source, 0): 3}
+    replay = PartitionWriter(config, source, 0)  # a replayed slice reads the committed offset over the listener too
+    assert replay.written_until == 3
+    replay.close()
