@@ -165,4 +165,4 @@ def test_exactly_once_through_every_kind_of_crash(corpus, eos_broker, jobs, tmp_
 @pytest.mark.reliability_full
 @pytest.mark.timeout(3600)
 def test_exactly_once_through_every_kind_of_crash_full(corpus, eos_broker, jobs, tmp_path):
-    run_matrix(corpus, eos_broker, jobs, tmp_path, n=12_000, rounds=3, per_batch=200)
+    run_matrix(corpus, eos_broker, jobs, tmp_path, n=20_000, rounds=3, per_batch=200)
